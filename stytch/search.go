@@ -1,0 +1,73 @@
+package stytch
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Search limits shared by every search endpoint.
+const (
+	// DefaultSearchLimit is the page size Stytch uses when limit is omitted.
+	DefaultSearchLimit = 100
+	// MaxSearchLimit is the largest page size Stytch accepts.
+	MaxSearchLimit = 1000
+)
+
+// Search query operators. OR is deprecated by Stytch; use AND.
+const (
+	OperatorAND = "AND"
+	OperatorOR  = "OR"
+)
+
+// SearchQuery filters a search: every operand must hold (operator AND). A nil query returns
+// everything.
+type SearchQuery struct {
+	Operator string          `json:"operator"`
+	Operands []SearchOperand `json:"operands"`
+}
+
+// SearchOperand is one filter: its name (e.g. "created_at_greater_than", "member_emails") and its
+// value, whose JSON type depends on the filter (string, bool, []string or an object).
+type SearchOperand struct {
+	FilterName  string `json:"filter_name"`
+	FilterValue any    `json:"filter_value"`
+}
+
+// And returns a query requiring every operand.
+func And(operands ...SearchOperand) *SearchQuery {
+	return &SearchQuery{Operator: OperatorAND, Operands: operands}
+}
+
+// Filter returns an operand.
+func Filter(name string, value any) SearchOperand {
+	return SearchOperand{FilterName: name, FilterValue: value}
+}
+
+// CreatedAtBetween is the value of the Consumer "created_at_between" filter.
+type CreatedAtBetween struct {
+	GreaterThan string `json:"greater_than"`
+	LessThan    string `json:"less_than"`
+}
+
+// FormatTime formats a time the way search filters expect it: RFC 3339 in UTC, whole seconds.
+func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// ResultsMetadata is the pagination block of a search answer.
+type ResultsMetadata struct {
+	// NextCursor is the cursor of the next page; "" (null on the wire) on the last page.
+	NextCursor string `json:"next_cursor"`
+	// Total counts all matches; -1 when the workspace disabled totals.
+	Total int `json:"total"`
+}
+
+// MarshalJSON writes an empty NextCursor as null, as Stytch does.
+func (m ResultsMetadata) MarshalJSON() ([]byte, error) {
+	var cursor *string
+	if m.NextCursor != "" {
+		cursor = &m.NextCursor
+	}
+	return json.Marshal(struct {
+		NextCursor *string `json:"next_cursor"`
+		Total      int     `json:"total"`
+	}{cursor, m.Total})
+}
