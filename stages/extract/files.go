@@ -1,0 +1,253 @@
+package extract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stytch-migrate/stytch-migrate/pipeline"
+	"github.com/stytch-migrate/stytch-migrate/schemas"
+)
+
+// Defaults of the file sources' decoding pipeline.
+const (
+	// DefaultBlockSize is how many bytes the reader reads at a time; each block's complete records
+	// form one chunk of work.
+	DefaultBlockSize = 1 << 20
+	// chunksPerWorker bounds the chunks in flight (read, decoding, or waiting for their turn to be
+	// written) per worker, and so the pipeline's memory.
+	chunksPerWorker = 3
+)
+
+// DefaultWorkers returns the default number of decoding goroutines: one per CPU.
+func DefaultWorkers() int { return runtime.GOMAXPROCS(0) }
+
+// chunk is a block of source bytes and the records found in it. It is owned by whoever holds it:
+// the reader, then one worker, then the merger.
+type chunk struct {
+	seq    int
+	data   []byte
+	spans  []span
+	layout *csvLayout // CSV only
+	items  []item
+	// headers counts repeated CSV header rows skipped in the chunk.
+	headers int64
+	err     error
+}
+
+// item is one decoded record: a user, or why it is malformed.
+type item struct {
+	user schemas.User
+	derr *decodeError
+	raw  []byte
+	// line is the record's source position; errLine, when set, is the line of the fault.
+	line, errLine int64
+}
+
+// fileStats are what reading a file found besides users and bad records.
+type fileStats struct {
+	bytes       int64
+	headersSeen int64 // CSV header rows, the first one included
+	blankLines  int64 // JSON Lines blank lines skipped
+}
+
+// fileSource reads one export file through a bounded pipeline: a reader goroutine splits blocks
+// into records, workers decode chunks in parallel, and the merger hands the results to the
+// checker in source order.
+type fileSource struct {
+	kind      string
+	path      string
+	workers   int
+	blockSize int
+	progress  pipeline.Progress
+}
+
+// run reads the whole file into chk.
+func (s *fileSource) run(ctx context.Context, chk *checker) (fileStats, error) {
+	var st fileStats
+	f, err := os.Open(s.path)
+	if err != nil {
+		return st, fmt.Errorf("read users: %w", err)
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err == nil {
+		s.progress.SetTotal(info.Size())
+	}
+	var sp splitter
+	switch s.kind {
+	case SourceJSONL:
+		sp = newLineSplitter()
+	case SourceExportJSON:
+		sp = newArraySplitter()
+	case SourceExportCSV:
+		sp = newCSVSplitter()
+	default:
+		return st, fmt.Errorf("read users: unknown file source %q", s.kind)
+	}
+	workers := max(s.workers, 1)
+	g, gctx := errgroup.WithContext(ctx)
+	work := make(chan *chunk, workers)
+	done := make(chan *chunk, workers)
+	tokens := make(chan struct{}, workers*chunksPerWorker)
+
+	g.Go(func() error {
+		defer close(work)
+		return s.read(gctx, f, sp, &st, func(c *chunk) error {
+			select {
+			case tokens <- struct{}{}:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			select {
+			case work <- c:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+	})
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			var d decoder
+			for c := range work {
+				s.decode(&d, c)
+				select {
+				case done <- c:
+				case <-gctx.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(done) }()
+	g.Go(func() error {
+		pending := map[int]*chunk{}
+		next := 0
+		for c := range done {
+			pending[c.seq] = c
+			for pc := pending[next]; pc != nil; pc = pending[next] {
+				delete(pending, next)
+				next++
+				if err := s.merge(pc, chk, &st); err != nil {
+					return err
+				}
+				<-tokens
+			}
+		}
+		return nil
+	})
+	err = g.Wait()
+	for range done { // let the workers finish after an error
+	}
+	return st, err
+}
+
+// read splits the file into chunks and hands them to emit, in order.
+func (s *fileSource) read(ctx context.Context, r io.Reader, sp splitter, st *fileStats, emit func(*chunk) error) error {
+	blockSize := max(s.blockSize, 1024)
+	var carry []byte
+	var layout *csvLayout
+	seq := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		data := make([]byte, len(carry), max(blockSize, 2*len(carry)))
+		copy(data, carry)
+		n, err := io.ReadFull(r, data[len(carry):cap(data)])
+		data = data[:len(carry)+n]
+		atEOF := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		if err != nil && !atEOF {
+			return fmt.Errorf("read users: %s: %w", s.path, err)
+		}
+		spans, consumed, err := sp.split(data, atEOF)
+		if err != nil {
+			return s.structureError(err)
+		}
+		if s.kind == SourceExportCSV && layout == nil && len(spans) > 0 {
+			first := spans[0]
+			header, err := readCSVHeader(data[first.start:first.end])
+			if err == nil {
+				layout, err = newCSVLayout(header)
+			}
+			if err != nil {
+				return &RecordError{File: s.path, Line: first.line, Field: "header", Msg: err.Error()}
+			}
+			spans = spans[1:]
+			st.headersSeen++
+		}
+		if ls, ok := sp.(*lineSplitter); ok {
+			st.blankLines = ls.blanks
+		}
+		st.bytes += int64(consumed)
+		s.progress.Add(int64(consumed))
+		if len(spans) > 0 {
+			if err := emit(&chunk{seq: seq, data: data, spans: spans, layout: layout}); err != nil {
+				return err
+			}
+			seq++
+		}
+		carry = data[consumed:]
+		if atEOF {
+			return nil
+		}
+	}
+}
+
+// structureError turns a splitter's error into a RecordError naming the file.
+func (s *fileSource) structureError(err error) error {
+	if se, ok := errors.AsType[*structureError](err); ok {
+		return &RecordError{File: s.path, Line: se.line, Field: fieldRecord, Msg: se.msg}
+	}
+	return fmt.Errorf("read users: %s: %w", s.path, err)
+}
+
+// decode decodes a chunk's records into c.items.
+func (s *fileSource) decode(d *decoder, c *chunk) {
+	c.items = make([]item, 0, len(c.spans))
+	if s.kind == SourceExportCSV {
+		c.items, c.headers, c.err = d.decodeCSV(c, c.items)
+		return
+	}
+	for _, sp := range c.spans {
+		it := item{raw: c.data[sp.start:sp.end], line: sp.line}
+		if it.derr = d.decodeJSON(it.raw, &it.user); it.derr != nil && it.derr.offset >= 0 {
+			it.errLine = sp.line + newlinesBefore(string(it.raw), it.derr.offset)
+		}
+		it.user.SourcePosition = sp.line
+		c.items = append(c.items, it)
+	}
+}
+
+// merge hands a decoded chunk to the checker.
+func (s *fileSource) merge(c *chunk, chk *checker, st *fileStats) error {
+	for i := range c.items {
+		it := &c.items[i]
+		if it.derr != nil {
+			line := it.line
+			if it.errLine > 0 {
+				line = it.errLine
+			}
+			if err := chk.reject(&RecordError{File: s.path, Line: line, Field: it.derr.field, Msg: it.derr.msg}, it.line, it.raw); err != nil {
+				return err
+			}
+			continue
+		}
+		it.user.SourceFile = s.path
+		if err := chk.user(&it.user, it.raw); err != nil {
+			return err
+		}
+	}
+	st.headersSeen += c.headers
+	if c.err != nil {
+		return s.structureError(c.err)
+	}
+	return nil
+}
