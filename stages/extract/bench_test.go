@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,11 +25,15 @@ import (
 
 // Benchmark settings. EXTRACT_BENCH_USERS overrides the number of users of the file benchmarks.
 const (
-	benchUsers       = 1_000_000
-	benchUsersEnv    = "EXTRACT_BENCH_USERS"
-	benchChildEnv    = "EXTRACT_BENCH_CHILD" // "kind path" of the extraction a child process runs
-	benchCSVPageSize = 1000
-	benchSeed        = 42
+	benchUsers    = 1_000_000
+	benchUsersEnv = "EXTRACT_BENCH_USERS"
+	benchChildEnv = "EXTRACT_BENCH_CHILD" // "kind path" of the extraction a child process runs
+	// benchCPUProfileEnv, when set, makes each child write a CPU profile to "$value.<kind>".
+	benchCPUProfileEnv = "EXTRACT_BENCH_CPUPROFILE"
+	// benchMemProfileEnv, when set, makes each child write heap profiles to "$value.<kind>".
+	benchMemProfileEnv = "EXTRACT_BENCH_MEMPROFILE"
+	benchCSVPageSize   = 1000
+	benchSeed          = 42
 )
 
 // BenchmarkFileSources extracts 1M Stytch-shaped users from each file source in a child process
@@ -77,6 +83,42 @@ func TestBenchChild(t *testing.T) {
 		t.Skip("only run by BenchmarkFileSources")
 	}
 	kind, path, _ := strings.Cut(spec, " ")
+	if out := os.Getenv(benchCPUProfileEnv); out != "" {
+		f, err := os.Create(fmt.Sprintf("%s.%s", out, kind))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if out := os.Getenv(benchMemProfileEnv); out != "" {
+		// A heap profile every second, each replacing the last: the last one is near the peak.
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					if f, err := os.Create(fmt.Sprintf("%s.%s", out, kind)); err == nil {
+						_ = pprof.Lookup("heap").WriteTo(f, 0)
+						f.Close()
+					}
+				}
+			}
+		}()
+	}
+	// The command runs the stage under this soft limit (GOMEMLIMIT overrides it); so does the
+	// benchmark.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(DefaultMemoryLimit)
+	}
 	d, err := pipeline.OpenRunDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

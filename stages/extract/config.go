@@ -43,6 +43,12 @@ const (
 	DefaultRequestsPerMinute = 120
 )
 
+// DefaultMemoryLimit is the soft Go memory limit the extract command runs the stage under
+// (unless GOMEMLIMIT is set). The stage's live data is the Parquet writer's buffered row group,
+// the duplicate-id set and a few blocks of input, about 200 MB for Stytch-shaped users; without a
+// limit, garbage lets the heap grow to twice that.
+const DefaultMemoryLimit = 320 << 20
+
 // Config is the extract stage's configuration: the source section of migrate.yaml.
 type Config struct {
 	// Type is the source type: stytch_api, export_json, export_csv or jsonl.

@@ -9,6 +9,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
 
 // csvHeader is the export utility's column order (stytch-api.md §9). A file may order its columns
@@ -76,6 +78,8 @@ func csvSetters() map[string]cellSetter {
 type csvLayout struct {
 	names []string
 	set   []cellSetter
+	// fields are the columns' User field numbers, for the fast path (fastCSV).
+	fields []int
 }
 
 // newCSVLayout checks a header row.
@@ -94,6 +98,7 @@ func newCSVLayout(header []string) (*csvLayout, error) {
 			return nil, fmt.Errorf("column %q appears twice", name)
 		}
 		l.set = append(l.set, set)
+		l.fields = append(l.fields, userField(name))
 	}
 	if !slices.Contains(header, "user_id") {
 		return nil, errors.New("no user_id column")
@@ -150,18 +155,16 @@ func (d *decoder) decodeCSV(c *chunk, out []item) ([]item, int64, error) {
 			out = append(out, it)
 			continue
 		}
-		var w wireUser
-		for i, cell := range rec {
-			if derr := c.layout.set[i](&w, cell); derr != nil {
-				line, _ := r.FieldPos(i)
-				it.errLine = base + int64(line) + newlinesBefore(cell, derr.offset)
-				derr.offset = -1
-				it.derr = derr
-				break
-			}
+		if d.fastCSV(rec, c.layout, &it.user) {
+			it.user.SourcePosition = sp.line
+			out = append(out, it)
+			continue
 		}
-		if it.derr == nil {
-			it.derr = d.finish(&w, &it.user)
+		var cell int
+		if it.derr, cell = d.decodeCSVSlow(rec, c.layout, &it.user); it.derr != nil && cell >= 0 {
+			line, _ := r.FieldPos(cell)
+			it.errLine = base + int64(line) + newlinesBefore(rec[cell], it.derr.offset)
+			it.derr.offset = -1
 		}
 		it.user.SourcePosition = sp.line
 		out = append(out, it)
@@ -170,6 +173,19 @@ func (d *decoder) decodeCSV(c *chunk, out []item) ([]item, int64, error) {
 		return out, headers, fmt.Errorf("read CSV after line %d: records and splits disagree (internal error): %v", last.line, err)
 	}
 	return out, headers, nil
+}
+
+// decodeCSVSlow decodes one CSV record (a row of l's columns) with the encoding/json setters.
+// On an error in a cell it also returns the cell's index (else -1). u is overwritten entirely.
+func (d *decoder) decodeCSVSlow(rec []string, l *csvLayout, u *schemas.User) (*decodeError, int) {
+	*u = schemas.User{}
+	var w wireUser
+	for i, cell := range rec {
+		if derr := l.set[i](&w, cell); derr != nil {
+			return derr, i
+		}
+	}
+	return d.finish(&w, u), -1
 }
 
 // newlinesBefore counts the newlines of s before offset (all of s when offset is out of range,

@@ -104,10 +104,21 @@ type decodeError struct {
 // goroutine owns one.
 type decoder struct {
 	compact bytes.Buffer
+	fast    fastScratch
 }
 
-// decodeJSON decodes one User object.
+// decodeJSON decodes one User object: on the fast path (fastJSON) when it takes the record, else
+// with encoding/json (decodeJSONSlow), which also gives every error.
 func (d *decoder) decodeJSON(raw []byte, u *schemas.User) *decodeError {
+	if d.fastJSON(string(raw), u) {
+		return nil
+	}
+	return d.decodeJSONSlow(raw, u)
+}
+
+// decodeJSONSlow decodes one User object with encoding/json. u is overwritten entirely.
+func (d *decoder) decodeJSONSlow(raw []byte, u *schemas.User) *decodeError {
+	*u = schemas.User{}
 	var w wireUser
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return jsonError(err, "")

@@ -27,8 +27,14 @@
 // into records with a small structural scanner per format (lines; top-level array elements,
 // matching brackets outside strings; CSV records, a newline inside quotes belonging to the field),
 // which tracks line numbers. Worker goroutines (one per CPU) decode chunks of records in
-// parallel: JSON with encoding/json into typed structs (metadata as json.RawMessage), CSV with
-// encoding/csv. The merger hands decoded chunks to the single writer in source order, so output
+// parallel: CSV rows with encoding/csv, JSON (records, and JSON cells of CSV rows) with a
+// single-pass decoder specialised for the User object (userjson.go). That fast path takes
+// well-formed records in every shape real exports have; anything else — malformed JSON, a wrong
+// type, a failed check, and rare forms such as repeated keys, keys matching a field only
+// case-insensitively, null list elements or invalid UTF-8 in a string — is decoded again with
+// encoding/json into typed structs (metadata as json.RawMessage), which gives every error and
+// edge-case meaning, so the fast path changes no result (a differential test and a fuzz target
+// check that). The merger hands decoded chunks to the single writer in source order, so output
 // order is source order and the first bad record reported is the first in the file. In-flight
 // chunks are bounded (3 per worker). The array and CSV scanners check only what they need to find
 // record boundaries: a record with broken JSON inside balanced brackets, or a CSV row with a broken

@@ -1,6 +1,6 @@
 package extract
 
-import "encoding/hex"
+import "strings"
 
 // Canonical Stytch user ids: "user-test-<uuid>" or "user-live-<uuid>" (stytch-api.md §10).
 const (
@@ -29,37 +29,33 @@ func newIDSet() *idSet {
 
 // add records id and reports whether it was new.
 func (s *idSet) add(id string) bool {
-	set := s.test
-	rest, ok := cutPrefix(id, userIDTestPrefix)
-	if !ok {
-		set = s.live
-		rest, ok = cutPrefix(id, userIDLivePrefix)
-	}
-	if ok {
-		if key, ok := packUUID(rest); ok {
-			if _, dup := set[key]; dup {
-				return false
+	if len(id) == len(userIDTestPrefix)+uuidTextLen {
+		var set map[[16]byte]struct{}
+		switch id[:len(userIDTestPrefix)] {
+		case userIDTestPrefix:
+			set = s.test
+		case userIDLivePrefix:
+			set = s.live
+		}
+		if set != nil {
+			if key, ok := packUUID(id[len(userIDTestPrefix):]); ok {
+				n := len(set)
+				set[key] = struct{}{} // one hash lookup: the set grows only for a new id
+				return len(set) > n
 			}
-			set[key] = struct{}{}
-			return true
 		}
 	}
+	n := len(s.other)
+	// A clone: id may be a substring of its whole record's text (see the fast path).
 	if _, dup := s.other[id]; dup {
 		return false
 	}
-	s.other[id] = struct{}{}
-	return true
+	s.other[strings.Clone(id)] = struct{}{}
+	return len(s.other) > n
 }
 
 // len returns the number of ids recorded.
 func (s *idSet) len() int { return len(s.test) + len(s.live) + len(s.other) }
-
-func cutPrefix(s, prefix string) (string, bool) {
-	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):], true
-	}
-	return "", false
-}
 
 // packUUID packs a lower-case canonical UUID text (8-4-4-4-12 hex digits) into 16 bytes. Upper
 // case and any other form are refused, so that the packing is one-to-one with the text.
@@ -68,20 +64,30 @@ func packUUID(s string) ([16]byte, bool) {
 	if len(s) != uuidTextLen || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return out, false
 	}
-	var hexDigits [32]byte
 	n := 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-		case c >= '0' && c <= '9' || c >= 'a' && c <= 'f':
-			hexDigits[n] = c
-			n++
-		default:
+	for i := 0; i < len(s); i += 2 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i-- // skip the dash: the next pair starts right after it
+			continue
+		}
+		hi, ok1 := lowerHex(s[i])
+		lo, ok2 := lowerHex(s[i+1])
+		if !ok1 || !ok2 {
 			return out, false
 		}
-	}
-	if _, err := hex.Decode(out[:], hexDigits[:]); err != nil {
-		return out, false
+		out[n] = hi<<4 | lo
+		n++
 	}
 	return out, true
+}
+
+// lowerHex returns the value of a lower-case hex digit.
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }

@@ -177,11 +177,16 @@ func scanValue(data []byte, i int, atEOF bool) int {
 					return j + 1
 				}
 			case '"':
-				k := stringEnd(data, j+1)
-				if k < 0 {
+				// Skip the string in place: its next unescaped quote ends it (strings are short,
+				// so a loop beats a call per string).
+				for j++; j < len(data) && data[j] != '"'; j++ {
+					if data[j] == '\\' {
+						j++
+					}
+				}
+				if j >= len(data) {
 					return -1
 				}
-				j = k
 			}
 		}
 		return -1
@@ -243,25 +248,27 @@ func (s *csvSplitter) split(data []byte, atEOF bool) ([]span, int, error) {
 	for i < len(data) {
 		start, line := i, s.next
 		inQuote := false
-		newlines := int64(0)
 		j := i
 		end := -1
 		for j < len(data) {
-			k := bytes.IndexAny(data[j:], "\"\n")
-			if k < 0 {
-				j = len(data)
-				break
-			}
-			j += k
-			if data[j] == '"' {
-				inQuote = !inQuote
-				j++
+			if inQuote {
+				// Inside quotes only a quote matters (a doubled quote leaves and re-enters).
+				k := bytes.IndexByte(data[j:], '"')
+				if k < 0 {
+					j = len(data)
+					break
+				}
+				j += k + 1
+				inQuote = false
 				continue
 			}
-			newlines++
-			if !inQuote {
+			c := data[j]
+			if c == '\n' {
 				end = j
 				break
+			}
+			if c == '"' {
+				inQuote = true
 			}
 			j++
 		}
@@ -277,7 +284,8 @@ func (s *csvSplitter) split(data []byte, atEOF bool) ([]span, int, error) {
 		if len(bytes.TrimRight(data[start:end], "\r")) > 0 {
 			recs = append(recs, span{start: start, end: end, line: line})
 		}
-		s.next += newlines
+		// The record's lines: the newlines inside its quoted fields and the one ending it.
+		s.next += int64(bytes.Count(data[start:min(end+1, len(data))], []byte{'\n'}))
 		i = end + 1
 	}
 	return recs, min(i, len(data)), nil
