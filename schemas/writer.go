@@ -173,8 +173,21 @@ func (w *Writer[T]) flush() {
 	if w.pending == 0 {
 		return
 	}
-	w.batches <- w.rb.NewRecordBatch()
+	rec := w.rb.NewRecordBatch()
+	w.reserveLike(rec)
+	w.batches <- rec
 	w.pending = 0
+}
+
+// reserveLike sizes the emptied builders for a batch like rec, so that the next batch's strings
+// are appended without the builders' buffers growing (and being copied) step by step.
+func (w *Writer[T]) reserveLike(rec arrow.RecordBatch) {
+	w.rb.Reserve(int(rec.NumRows()))
+	for i, col := range rec.Columns() {
+		if sa, ok := col.(*array.String); ok {
+			w.rb.Field(i).(*array.StringBuilder).ReserveData(len(sa.ValueBytes()))
+		}
+	}
 }
 
 // Close writes what is buffered and the file footer, and releases the writer's memory. It does
