@@ -1,0 +1,194 @@
+package transform
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stytch-migrate/stytch-migrate/pipeline"
+	"github.com/stytch-migrate/stytch-migrate/schemas"
+)
+
+// Benchmark inputs: 1M users in ~50K organizations (about 1.25M memberships), and the 10M
+// scale run.
+var (
+	bench1M  = genParams{users: 1_000_000, orgs: 50_000, seed: 1}
+	bench10M = genParams{users: 10_000_000, orgs: 500_000, seed: 1}
+)
+
+// benchEnv makes a run directory whose extract/users.parquet links to the cached input.
+func benchEnv(tb testing.TB, users string) *pipeline.Env {
+	tb.Helper()
+	dir, err := pipeline.OpenRunDir(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.MkdirAll(dir.Path("extract"), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Symlink(users, dir.Path(schemas.Users.Path())); err != nil {
+		tb.Fatal(err)
+	}
+	return &pipeline.Env{Dir: dir, RunID: "bench", ToolVersion: "bench"}
+}
+
+// BenchmarkTransform1M times the stage alone on 1M generated users, in process.
+func BenchmarkTransform1M(b *testing.B) {
+	users := cachedUsersFile(b, bench1M)
+	cfg := DefaultConfig()
+	if v := os.Getenv("TRANSFORM_BENCH_LIMIT"); v != "" {
+		if err := cfg.Transform.MemoryLimit.Set(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		env := benchEnv(b, users)
+		b.StartTimer()
+		env.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		res, err := Run(context.Background(), cfg, env)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(res.Counts[CountMemberships]), "memberships")
+		b.Logf("counts %v details %v", res.Counts, res.Details)
+	}
+}
+
+// BenchmarkTransform1MPeak runs the stage on 1M users in a child process and reports its wall
+// time and peak RSS (VmHWM).
+func BenchmarkTransform1MPeak(b *testing.B) {
+	limits := []ByteSize{DefaultMemoryLimit, 512 << 20, 256 << 20}
+	if v := os.Getenv("TRANSFORM_BENCH_LIMIT"); v != "" {
+		l, err := ParseByteSize(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		limits = []ByteSize{l}
+	}
+	for _, limit := range limits {
+		b.Run("limit="+limit.String(), func(b *testing.B) { benchChild(b, bench1M, limit) })
+	}
+}
+
+// BenchmarkTransform10M runs the stage on 10M users under a 512MiB memory limit in a child
+// process (set STYTCH_MIGRATE_BENCH_SCALE=1; generating the input takes minutes the first time).
+func BenchmarkTransform10M(b *testing.B) {
+	if os.Getenv("STYTCH_MIGRATE_BENCH_SCALE") == "" {
+		b.Skip("set STYTCH_MIGRATE_BENCH_SCALE=1 to run the 10M-user scale benchmark")
+	}
+	benchChild(b, bench10M, 512<<20)
+}
+
+// childResult is what the child process reports.
+type childResult struct {
+	Seconds float64          `json:"seconds"`
+	PeakKB  int64            `json:"peak_kb"`
+	Counts  map[string]int64 `json:"counts"`
+	Details map[string]any   `json:"details"`
+}
+
+func benchChild(b *testing.B, p genParams, limit ByteSize) {
+	users := cachedUsersFile(b, p)
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		cmd := exec.Command(exe, "-test.run=^TestBenchChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "TRANSFORM_BENCH_CHILD_USERS="+users,
+			"TRANSFORM_BENCH_CHILD_LIMIT="+strconv.FormatInt(int64(limit), 10),
+			"TRANSFORM_BENCH_CHILD_DIR="+b.TempDir())
+		out, err := cmd.CombinedOutput()
+		if os.Getenv("TRANSFORM_BENCH_VERBOSE") != "" {
+			b.Logf("child output:\n%s", out)
+		}
+		if err != nil {
+			b.Fatalf("child: %v\n%s", err, out)
+		}
+		var res childResult
+		for line := range strings.Lines(string(out)) {
+			if s, ok := strings.CutPrefix(line, "CHILD-RESULT "); ok {
+				if err := json.Unmarshal([]byte(s), &res); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if res.PeakKB == 0 {
+			b.Fatalf("child reported nothing:\n%s", out)
+		}
+		b.ReportMetric(res.Seconds, "stage-s")
+		b.ReportMetric(float64(res.PeakKB)/1024, "peak-MiB")
+		b.ReportMetric(float64(res.Counts[CountMemberships]), "memberships")
+		b.Logf("counts %v details %v", res.Counts, res.Details)
+	}
+}
+
+// TestBenchChild is the child process of the peak-memory benchmarks; it does nothing in a
+// normal test run.
+func TestBenchChild(t *testing.T) {
+	users := os.Getenv("TRANSFORM_BENCH_CHILD_USERS")
+	if users == "" {
+		t.Skip("only run as a benchmark child process")
+	}
+	limit, _ := strconv.ParseInt(os.Getenv("TRANSFORM_BENCH_CHILD_LIMIT"), 10, 64)
+	dir, err := pipeline.OpenRunDir(os.Getenv("TRANSFORM_BENCH_CHILD_DIR"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir.Path("extract"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(users, dir.Path(schemas.Users.Path())); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Transform.MemoryLimit = ByteSize(limit)
+	start := time.Now()
+	logger := slog.New(hwmHandler{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}), t})
+	res, err := Run(context.Background(), cfg, &pipeline.Env{Dir: dir, RunID: "bench", ToolVersion: "bench", Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(childResult{Seconds: time.Since(start).Seconds(), PeakKB: vmHWM(t),
+		Counts: res.Counts, Details: res.Details})
+	fmt.Printf("CHILD-RESULT %s\n", out)
+}
+
+// hwmHandler adds the peak RSS so far to every log record, to see which phase sets the peak.
+type hwmHandler struct {
+	slog.Handler
+	t testing.TB
+}
+
+func (h hwmHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.AddAttrs(slog.Int64("vmhwm_mib", vmHWM(h.t)/1024))
+	return h.Handler.Handle(ctx, r)
+}
+
+// vmHWM reads the process's peak resident set size in KiB from /proc/self/status.
+func vmHWM(t testing.TB) int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}

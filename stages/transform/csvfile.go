@@ -1,0 +1,106 @@
+package transform
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// csvTable reads a header-based CSV file: columns are found by name (trimmed, case-insensitive),
+// extra columns are ignored, and every error names the file, line and column.
+type csvTable struct {
+	path string
+	f    *os.File
+	r    *csv.Reader
+	cols map[string]int
+	rec  []string
+}
+
+// openCSV opens path and reads its header. Every name in required must be a column; at least one
+// name of each anyOf group must be one.
+func openCSV(path string, required []string, anyOf ...[]string) (*csvTable, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %w", err)
+	}
+	r := csv.NewReader(f)
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		f.Close()
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: line 1: empty file, want a header row", path)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	t := &csvTable{path: path, f: f, r: r, cols: map[string]int{}}
+	for i, h := range header {
+		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if _, dup := t.cols[name]; dup && name != "" {
+			f.Close()
+			return nil, fmt.Errorf("%s: line 1, column %d: header %q appears twice", path, i+1, name)
+		}
+		t.cols[name] = i
+	}
+	for _, c := range required {
+		if _, ok := t.cols[c]; !ok {
+			f.Close()
+			return nil, fmt.Errorf("%s: line 1: no %q column in the header", path, c)
+		}
+	}
+	for _, group := range anyOf {
+		found := false
+		for _, c := range group {
+			_, ok := t.cols[c]
+			found = found || ok
+		}
+		if !found {
+			f.Close()
+			return nil, fmt.Errorf("%s: line 1: the header needs a %s column", path, strings.Join(group, " or "))
+		}
+	}
+	return t, nil
+}
+
+// next reads the next record; it returns false at the end of the file or on error.
+func (t *csvTable) next() (bool, error) {
+	rec, err := t.r.Read()
+	if errors.Is(err, io.EOF) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", t.path, err)
+	}
+	t.rec = rec
+	return true, nil
+}
+
+// has reports whether the header has column name.
+func (t *csvTable) has(name string) bool { _, ok := t.cols[name]; return ok }
+
+// get returns the trimmed value of column name in the current record, "" without that column.
+func (t *csvTable) get(name string) string {
+	i, ok := t.cols[name]
+	if !ok {
+		return ""
+	}
+	return strings.TrimSpace(t.rec[i])
+}
+
+// line returns the current record's line number.
+func (t *csvTable) line() int {
+	line, _ := t.r.FieldPos(0)
+	return line
+}
+
+// errorf returns an error naming the file, the line and column of the field name, and the
+// column's name.
+func (t *csvTable) errorf(name, format string, args ...any) error {
+	line, col := t.r.FieldPos(t.cols[name])
+	return fmt.Errorf("%s: line %d, column %d (%s): %s", t.path, line, col, name, fmt.Sprintf(format, args...))
+}
+
+func (t *csvTable) close() { t.f.Close() }

@@ -1,0 +1,303 @@
+package transform
+
+import (
+	"encoding/base64"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/stytch-migrate/stytch-migrate/schemas"
+)
+
+// Password reject reasons (scope "password"): the member still migrates, without a password.
+const (
+	// ReasonUnknownHashType is a hash_type Stytch does not migrate.
+	ReasonUnknownHashType = "unknown_hash_type"
+	// ReasonMalformedHash is a missing hash or a missing, misplaced or malformed parameter.
+	ReasonMalformedHash = "malformed_hash"
+	// ReasonAmbiguousPassword is an owner (user_id or email) with more than one row.
+	ReasonAmbiguousPassword = "ambiguous_password"
+	// ReasonPasswordOwnerNotMigrated is a row whose user or email became no planned member.
+	ReasonPasswordOwnerNotMigrated = "password_owner_not_migrated"
+)
+
+// hashParams are the parameter columns of the hash file, named as Stytch's migrate endpoint names
+// them.
+var hashParams = []string{
+	"prepend_salt", "append_salt", "salt", "iteration_amount", "memory", "threads", "key_length",
+	"n_parameter", "r_parameter", "p_parameter", "algorithm",
+}
+
+// hashRule says which parameters a hash type takes and which it needs.
+type hashRule struct {
+	allowed []string
+	// required lists the parameters needed unless the hash is self-describing (PHC form, "$...").
+	required []string
+	// prefixes, when set, are the accepted starts of the hash.
+	prefixes []string
+	base64   bool
+}
+
+// hashRules are Stytch's hash types (stytch-api.md, B2B passwords/migrate).
+var hashRules = map[string]hashRule{
+	"bcrypt":    {prefixes: []string{"$2a$", "$2b$", "$2x$", "$2y$"}},
+	"md_5":      {allowed: []string{"prepend_salt", "append_salt"}},
+	"sha_1":     {allowed: []string{"prepend_salt", "append_salt"}},
+	"sha_512":   {allowed: []string{"prepend_salt", "append_salt"}},
+	"argon_2i":  {allowed: argonParams, required: argonParams},
+	"argon_2id": {allowed: argonParams, required: argonParams},
+	"scrypt":    {allowed: scryptParams, required: scryptParams, base64: true},
+	"phpass":    {prefixes: []string{"$P$", "$H$"}},
+	"pbkdf_2": {allowed: []string{"salt", "iteration_amount", "key_length", "algorithm"},
+		required: []string{"salt", "iteration_amount", "key_length"}, base64: true},
+}
+
+var (
+	argonParams  = []string{"salt", "iteration_amount", "memory", "threads", "key_length"}
+	scryptParams = []string{"salt", "n_parameter", "r_parameter", "p_parameter", "key_length"}
+)
+
+// maxScryptN is the largest scrypt N Stytch accepts.
+const maxScryptN = 262144
+
+// hashEntry is one usable row of the hash file.
+type hashEntry struct {
+	pw   schemas.MemberPassword
+	line int
+	// owner is the user_id or normalized email the row belongs to; byEmail says which.
+	owner   string
+	byEmail bool
+	used    atomic.Bool
+}
+
+// passwordIndex is the content of the hash file: usable rows by owner, and the rows rejected.
+type passwordIndex struct {
+	// path is the file's base name, used in reject details.
+	path    string
+	byUser  map[string]*hashEntry
+	byEmail map[string]*hashEntry
+	rejects []schemas.Reject
+}
+
+// lookup returns the hash for a member made from userID with the given email, or nil. A row
+// keyed by user_id wins over one keyed by email.
+func (p *passwordIndex) lookup(userID, email string) *hashEntry {
+	if p == nil {
+		return nil
+	}
+	if e := p.byUser[userID]; e != nil {
+		return e
+	}
+	return p.byEmail[email]
+}
+
+// unused returns a reject for every usable row no member took, in file order.
+func (p *passwordIndex) unused() []schemas.Reject {
+	if p == nil {
+		return nil
+	}
+	var entries []*hashEntry
+	for _, m := range []map[string]*hashEntry{p.byUser, p.byEmail} {
+		for _, e := range m {
+			if !e.used.Load() {
+				entries = append(entries, e)
+			}
+		}
+	}
+	slices.SortFunc(entries, func(a, b *hashEntry) int { return a.line - b.line })
+	out := make([]schemas.Reject, 0, len(entries))
+	for _, e := range entries {
+		r := schemas.Reject{Scope: scopePassword, Reason: ReasonPasswordOwnerNotMigrated,
+			Detail: fmt.Sprintf("%s line %d: no planned member for this row", p.path, e.line)}
+		if e.byEmail {
+			r.Field, r.RawValue = "email", e.owner
+		} else {
+			r.SourceUserID, r.Field, r.RawValue = e.owner, "user_id", e.owner
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// readHashFile reads the password hash CSV. A row that cannot be migrated becomes a password
+// reject, never a file error; the file itself must be a readable CSV with a user_id or email
+// column and hash_type and hash columns. Hashes never appear in errors or rejects.
+func readHashFile(path string) (*passwordIndex, error) {
+	t, err := openCSV(path, []string{"hash_type", "hash"}, []string{"user_id", "email"})
+	if err != nil {
+		return nil, fmt.Errorf("read hashes file: %w", err)
+	}
+	defer t.close()
+	p := &passwordIndex{path: filepath.Base(path), byUser: map[string]*hashEntry{}, byEmail: map[string]*hashEntry{}}
+	ambiguous := map[string]bool{}
+	for {
+		ok, err := t.next()
+		if err != nil {
+			return nil, fmt.Errorf("read hashes file: %w", err)
+		}
+		if !ok {
+			break
+		}
+		line := t.line()
+		reject := func(reason, field, raw, format string, args ...any) {
+			r := schemas.Reject{SourceUserID: t.get("user_id"), Scope: scopePassword, Reason: reason,
+				Field: field, RawValue: raw,
+				Detail: fmt.Sprintf("%s line %d: %s", p.path, line, fmt.Sprintf(format, args...))}
+			p.rejects = append(p.rejects, r)
+		}
+		e := &hashEntry{line: line}
+		if id := t.get("user_id"); id != "" {
+			e.owner = id
+		} else if raw := t.get("email"); raw != "" {
+			email, valid, why := normalizeEmail(raw)
+			if !valid {
+				reject(ReasonMalformedHash, "email", raw, "invalid email: %s", why)
+				continue
+			}
+			e.owner, e.byEmail = email, true
+		} else {
+			reject(ReasonMalformedHash, "user_id", "", "neither user_id nor email is set")
+			continue
+		}
+		if field, raw, why := parseHashRow(t, &e.pw); why != "" {
+			reason := ReasonMalformedHash
+			if field == "hash_type" {
+				reason = ReasonUnknownHashType
+			}
+			reject(reason, field, raw, "%s", why)
+			continue
+		}
+		m := p.byUser
+		if e.byEmail {
+			m = p.byEmail
+		}
+		ownerKey := strconv.FormatBool(e.byEmail) + ":" + e.owner
+		if prev, dup := m[e.owner]; dup || ambiguous[ownerKey] {
+			field := "user_id"
+			if e.byEmail {
+				field = "email"
+			}
+			if dup {
+				delete(m, e.owner)
+				ambiguous[ownerKey] = true
+				r := schemas.Reject{Scope: scopePassword, Reason: ReasonAmbiguousPassword, Field: field, RawValue: prev.owner,
+					Detail: fmt.Sprintf("%s line %d: this owner has more than one row", p.path, prev.line)}
+				if !prev.byEmail {
+					r.SourceUserID = prev.owner
+				}
+				p.rejects = append(p.rejects, r)
+			}
+			reject(ReasonAmbiguousPassword, field, e.owner, "this owner has more than one row")
+			continue
+		}
+		m[e.owner] = e
+	}
+	return p, nil
+}
+
+// parseHashRow reads the hash type, hash and parameters of the current row into pw. On a
+// problem it returns the field, a raw value safe to record (never a hash or salt) and why.
+func parseHashRow(t *csvTable, pw *schemas.MemberPassword) (field, raw, why string) {
+	pw.HashType = t.get("hash_type")
+	rule, ok := hashRules[pw.HashType]
+	if !ok {
+		return "hash_type", pw.HashType, fmt.Sprintf("unknown hash_type %q", pw.HashType)
+	}
+	pw.Hash = t.get("hash")
+	if pw.Hash == "" {
+		return "hash", "", "empty hash"
+	}
+	if len(rule.prefixes) > 0 && !slices.ContainsFunc(rule.prefixes, func(p string) bool { return strings.HasPrefix(pw.Hash, p) }) {
+		return "hash", "", fmt.Sprintf("a %s hash starts with %s", pw.HashType, strings.Join(rule.prefixes, " or "))
+	}
+	phc := strings.HasPrefix(pw.Hash, "$")
+	if rule.base64 && !phc && !isBase64(pw.Hash) {
+		return "hash", "", fmt.Sprintf("a %s hash must be base64", pw.HashType)
+	}
+	for _, name := range hashParams {
+		v := t.get(name)
+		if v == "" {
+			if slices.Contains(rule.required, name) && !phc {
+				return name, "", fmt.Sprintf("%s needs %s", pw.HashType, name)
+			}
+			continue
+		}
+		if !slices.Contains(rule.allowed, name) {
+			return name, safeParam(name, v), fmt.Sprintf("%s does not take %s", pw.HashType, name)
+		}
+		if err := setHashParam(pw, name, v); err != nil {
+			return name, safeParam(name, v), err.Error()
+		}
+	}
+	return "", "", ""
+}
+
+// safeParam returns v when the parameter is not secret-like (salts are never recorded).
+func safeParam(name, v string) string {
+	if strings.Contains(name, "salt") {
+		return ""
+	}
+	return v
+}
+
+// setHashParam stores one parameter value in pw, checking its form.
+func setHashParam(pw *schemas.MemberPassword, name, v string) error {
+	num := func(dst *int32) error {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%s must be a positive 32-bit integer", name)
+		}
+		*dst = int32(n)
+		return nil
+	}
+	switch name {
+	case "prepend_salt":
+		pw.PrependSalt = v
+	case "append_salt":
+		pw.AppendSalt = v
+	case "salt":
+		if pw.HashType == "scrypt" || pw.HashType == "pbkdf_2" {
+			if !isBase64(v) {
+				return fmt.Errorf("a %s salt must be base64", pw.HashType)
+			}
+		}
+		pw.Salt = v
+	case "iteration_amount":
+		return num(&pw.IterationAmount)
+	case "memory":
+		return num(&pw.Memory)
+	case "threads":
+		return num(&pw.Threads)
+	case "key_length":
+		return num(&pw.KeyLength)
+	case "n_parameter":
+		if err := num(&pw.NParameter); err != nil {
+			return err
+		}
+		if n := pw.NParameter; n <= 1 || n > maxScryptN || n&(n-1) != 0 {
+			return fmt.Errorf("n_parameter must be a power of 2 above 1 and at most %d", maxScryptN)
+		}
+	case "r_parameter":
+		return num(&pw.RParameter)
+	case "p_parameter":
+		return num(&pw.PParameter)
+	case "algorithm":
+		if v != "sha256" && v != "sha512" {
+			return fmt.Errorf("algorithm must be sha256 or sha512")
+		}
+		pw.Algorithm = v
+	}
+	return nil
+}
+
+func isBase64(s string) bool {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if _, err := enc.DecodeString(s); err == nil {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,200 @@
+package transform
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/stytch-migrate/stytch-migrate/schemas"
+)
+
+// userColumns decodes the columns of a users record batch the transform needs into a
+// schemas.User, without touching the others (providers, WebAuthn, TOTP, wallets, roles...).
+// Decoded strings alias the batch's memory: they are valid until the batch is released.
+type userColumns struct {
+	userID, externalID, status, first, middle, last *array.String
+	trusted, untrusted                              *array.String
+	created                                         *array.Timestamp
+	position                                        *array.Int64
+	emails, phones                                  *array.List
+	emailAddr, phoneNum                             *array.String
+	emailVerified, phoneVerified                    *array.Boolean
+}
+
+// bindUserColumns finds the needed columns of rec by name.
+func bindUserColumns(rec arrow.RecordBatch) (*userColumns, error) {
+	col := func(name string) (arrow.Array, error) {
+		idx := rec.Schema().FieldIndices(name)
+		if len(idx) != 1 {
+			return nil, fmt.Errorf("users file has no %s column", name)
+		}
+		return rec.Column(idx[0]), nil
+	}
+	var (
+		c    userColumns
+		errs []error
+	)
+	str := func(name string) *array.String {
+		a, err := col(name)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		return a.(*array.String)
+	}
+	c.userID, c.externalID, c.status = str("user_id"), str("external_id"), str("status")
+	c.first, c.middle, c.last = str("first_name"), str("middle_name"), str("last_name")
+	c.trusted, c.untrusted = str("trusted_metadata"), str("untrusted_metadata")
+	if a, err := col("created_at"); err == nil {
+		c.created = a.(*array.Timestamp)
+	} else {
+		errs = append(errs, err)
+	}
+	if a, err := col("source_position"); err == nil {
+		c.position = a.(*array.Int64)
+	} else {
+		errs = append(errs, err)
+	}
+	structField := func(l *array.List, name string) arrow.Array {
+		s := l.ListValues().(*array.Struct)
+		i, ok := s.DataType().(*arrow.StructType).FieldIdx(name)
+		if !ok {
+			errs = append(errs, fmt.Errorf("users file has no %s field in %s", name, l.DataType()))
+			return nil
+		}
+		return s.Field(i)
+	}
+	if a, err := col("emails"); err == nil {
+		c.emails = a.(*array.List)
+		if addr, verified := structField(c.emails, "email"), structField(c.emails, "verified"); addr != nil && verified != nil {
+			c.emailAddr, c.emailVerified = addr.(*array.String), verified.(*array.Boolean)
+		}
+	} else {
+		errs = append(errs, err)
+	}
+	if a, err := col("phone_numbers"); err == nil {
+		c.phones = a.(*array.List)
+		if num, verified := structField(c.phones, "phone_number"), structField(c.phones, "verified"); num != nil && verified != nil {
+			c.phoneNum, c.phoneVerified = num.(*array.String), verified.(*array.Boolean)
+		}
+	} else {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return &c, nil
+}
+
+// str returns value i of a string array, "" for null.
+func str(a *array.String, i int) string {
+	if a.IsNull(i) {
+		return ""
+	}
+	return a.Value(i)
+}
+
+// row decodes row i into u, reusing u's slices.
+func (c *userColumns) row(i int, u *schemas.User) {
+	u.UserID = str(c.userID, i)
+	u.ExternalID = str(c.externalID, i)
+	u.Status = str(c.status, i)
+	u.FirstName, u.MiddleName, u.LastName = str(c.first, i), str(c.middle, i), str(c.last, i)
+	u.TrustedMetadata, u.UntrustedMetadata = str(c.trusted, i), str(c.untrusted, i)
+	u.CreatedAt = time.Time{}
+	if !c.created.IsNull(i) {
+		u.CreatedAt = time.UnixMicro(int64(c.created.Value(i)))
+	}
+	u.SourcePosition = c.position.Value(i)
+	u.Emails = u.Emails[:0]
+	if !c.emails.IsNull(i) {
+		start, end := c.emails.ValueOffsets(i)
+		for j := int(start); j < int(end); j++ {
+			u.Emails = append(u.Emails, schemas.Email{Email: str(c.emailAddr, j), Verified: c.emailVerified.Value(j)})
+		}
+	}
+	u.PhoneNumbers = u.PhoneNumbers[:0]
+	if !c.phones.IsNull(i) {
+		start, end := c.phones.ValueOffsets(i)
+		for j := int(start); j < int(end); j++ {
+			u.PhoneNumbers = append(u.PhoneNumbers, schemas.PhoneNumber{PhoneNumber: str(c.phoneNum, j), Verified: c.phoneVerified.Value(j)})
+		}
+	}
+}
+
+// neededLeaves are the users file's leaf columns the transform reads, by dotted path without
+// the list levels; every other column (providers, WebAuthn, TOTPs, wallets, roles, ids of
+// emails and phones...) is never decoded.
+var neededLeaves = map[string]bool{
+	"user_id": true, "external_id": true, "status": true, "created_at": true,
+	"first_name": true, "middle_name": true, "last_name": true,
+	"emails.email": true, "emails.verified": true,
+	"phone_numbers.phone_number": true, "phone_numbers.verified": true,
+	"trusted_metadata": true, "untrusted_metadata": true, "source_position": true,
+}
+
+// usersReadBuffer is the read buffer of each column of the users file.
+const usersReadBuffer = 1 << 20
+
+// usersReader streams the needed columns of a users file, decoding columns in parallel.
+type usersReader struct {
+	pf   *file.Reader
+	rr   pqarrow.RecordReader
+	rows int64
+}
+
+// openUsers checks that path is a users file of the version this tool reads (through
+// schemas.Open), then opens it again reading only the needed columns.
+func openUsers(ctx context.Context, path string, alloc memory.Allocator) (*usersReader, error) {
+	check, err := schemas.Open(path, schemas.Users, schemas.WithReaderAllocator(alloc))
+	if err != nil {
+		return nil, err
+	}
+	rows := check.Info().Rows
+	check.Close()
+	props := parquet.NewReaderProperties(alloc)
+	props.BufferedStreamEnabled = true // read pages as needed, not whole column chunks
+	props.BufferSize = usersReadBuffer
+	pf, err := file.OpenParquetFile(path, false, file.WithReadProps(props))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: schemas.DefaultReadBatchRows, Parallel: true}, alloc)
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	sc := pf.MetaData().Schema
+	var leaves []int
+	for i := range sc.NumColumns() {
+		var parts []string
+		for _, p := range sc.Column(i).ColumnPath() {
+			if p != "list" && p != "element" && p != "item" {
+				parts = append(parts, p)
+			}
+		}
+		if neededLeaves[strings.Join(parts, ".")] {
+			leaves = append(leaves, i)
+		}
+	}
+	rr, err := fr.GetRecordReader(ctx, leaves, nil)
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &usersReader{pf: pf, rr: rr, rows: rows}, nil
+}
+
+// Close releases the reader.
+func (u *usersReader) Close() {
+	u.rr.Release()
+	u.pf.Close()
+}

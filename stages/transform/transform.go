@@ -1,0 +1,468 @@
+package transform
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stytch-migrate/stytch-migrate/pipeline"
+	"github.com/stytch-migrate/stytch-migrate/schemas"
+)
+
+// Count names in the stage's Result.
+const (
+	// CountUsers is the number of users read.
+	CountUsers = "users"
+	// CountMemberships is the number of (user, org) candidate memberships of users that passed
+	// the per-user rules.
+	CountMemberships = "memberships"
+	// CountMembers is the number of planned members.
+	CountMembers = "members"
+	// CountDuplicates is the number of memberships merged into a survivor.
+	CountDuplicates = "duplicates"
+	// CountRejects is the number of reject rows of every scope.
+	CountRejects = "rejects"
+	// CountOrganizations is the number of planned organizations.
+	CountOrganizations = "organizations"
+	// CountPasswords is the number of member password rows (only with a hash file).
+	CountPasswords = "passwords"
+	// CountUserRejects, CountMembershipRejects and CountPasswordRejects split the rejects by
+	// scope: users rejected as a whole, single memberships, password hashes. Every user is
+	// eligible or a user reject, and every membership of an eligible user is a member, a
+	// duplicate or a membership reject.
+	CountUserRejects       = "rejects_user"
+	CountMembershipRejects = "rejects_membership"
+	CountPasswordRejects   = "rejects_password"
+	// countRejectPrefix starts the per-reason reject counts, e.g. "rejects.no_email".
+	countRejectPrefix = "rejects."
+)
+
+// File modes of the outputs.
+const (
+	outputPerm   = 0o644
+	passwordPerm = 0o600
+)
+
+// budgetShare is the part of the memory limit the candidate store may hold before spilling; the
+// rest covers the sort keys of a partition, read and write buffers and the garbage collector's
+// headroom.
+const budgetShare = 3
+
+type options struct {
+	spillBytes int64
+	workers    int
+	alloc      memory.Allocator
+}
+
+// Option tunes a Stage.
+type Option func(*options)
+
+// WithSpillThreshold overrides the bytes of candidates kept in memory before spilling (tests use
+// a tiny value to force the spill path).
+func WithSpillThreshold(n int64) Option { return func(o *options) { o.spillBytes = n } }
+
+// WithWorkers sets how many goroutines apply the per-user rules (default GOMAXPROCS).
+func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
+
+// WithAllocator sets the Arrow allocator for reading and writing (tests use a checked one).
+func WithAllocator(mem memory.Allocator) Option { return func(o *options) { o.alloc = mem } }
+
+// Stage is the transform stage: extract/users.parquet in, the migration plan out.
+type Stage struct {
+	cfg  Config
+	opts []Option
+}
+
+var _ pipeline.Stage = (*Stage)(nil)
+
+// New returns the transform stage for cfg (defaults are filled in; Run validates).
+func New(cfg Config, opts ...Option) *Stage {
+	return &Stage{cfg: cfg.WithDefaults(), opts: opts}
+}
+
+// Name returns pipeline.StageTransform.
+func (s *Stage) Name() string { return pipeline.StageTransform }
+
+// Run plans the migration (see the package documentation) in env.Dir.
+func (s *Stage) Run(ctx context.Context, env *pipeline.Env) (*pipeline.Result, error) {
+	return Run(ctx, s.cfg, env, s.opts...)
+}
+
+// Run is the stage as a plain function: it reads extract/users.parquet in env.Dir and writes
+// transform/organizations.parquet, members.parquet, duplicates.parquet, rejects.parquet and,
+// with a hash file, member_passwords.parquet. Outputs are committed together at the end, only
+// after the reconciliation check passed; on error nothing is changed. A configuration error
+// carries pipeline.ExitConfig.
+func Run(ctx context.Context, cfg Config, env *pipeline.Env, opts ...Option) (*pipeline.Result, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, pipeline.WithExitCode(fmt.Errorf("transform config: %w", err), pipeline.ExitConfig)
+	}
+	o := options{spillBytes: int64(cfg.Transform.MemoryLimit) / budgetShare, workers: runtime.GOMAXPROCS(0),
+		alloc: memory.DefaultAllocator}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	// Bound the Go heap by the budget too, unless the process already chose a limit.
+	if prev := debug.SetMemoryLimit(-1); prev == math.MaxInt64 {
+		debug.SetMemoryLimit(int64(cfg.Transform.MemoryLimit))
+		defer debug.SetMemoryLimit(prev)
+	}
+	t := &run{cfg: cfg, env: env, opts: o}
+	return t.run(ctx)
+}
+
+// run is one execution of the stage.
+type run struct {
+	cfg  Config
+	env  *pipeline.Env
+	opts options
+
+	orgFile map[string]*orgRow
+	pws     *passwordIndex
+	store   *store
+
+	mu      sync.Mutex
+	rejects []schemas.Reject
+	ledger  ledger
+}
+
+func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
+	env := t.env
+	res := &pipeline.Result{Inputs: []string{schemas.Users.Path()}, Counts: map[string]int64{}, Details: map[string]any{}}
+	var (
+		m   *mapping
+		err error
+	)
+	if f := t.cfg.Organizations.File; f != "" {
+		if t.orgFile, err = readOrganizationsFile(f); err != nil {
+			return nil, pipeline.WithExitCode(err, pipeline.ExitConfig)
+		}
+		res.Inputs = append(res.Inputs, absPath(f))
+	}
+	if f := t.cfg.Organizations.MappingFile; f != "" {
+		if m, err = readMappingFile(f); err != nil {
+			return nil, pipeline.WithExitCode(err, pipeline.ExitConfig)
+		}
+		res.Inputs = append(res.Inputs, absPath(f))
+	}
+	if f := t.cfg.Passwords.HashesFile; f != "" {
+		if t.pws, err = readHashFile(f); err != nil {
+			return nil, pipeline.WithExitCode(err, pipeline.ExitConfig)
+		}
+		res.Inputs = append(res.Inputs, absPath(f))
+	}
+
+	usersPath := env.Dir.Path(schemas.Users.Path())
+	users, err := openUsers(ctx, usersPath, t.opts.alloc)
+	if err != nil {
+		return nil, fmt.Errorf("read users: %w", err)
+	}
+	defer users.Close()
+	t.store = newStore(t.opts.spillBytes, env.Dir.Path(spillDir), users.rows, t.opts.alloc)
+	defer t.store.cleanup()
+
+	progress := pipeline.NoProgress("", "")
+	if env.Progress != nil {
+		progress = env.Progress("transform users", "users")
+	}
+	progress.SetTotal(users.rows)
+	t0 := time.Now()
+	err = t.scan(ctx, users, usersPath, newPlanner(t.cfg, t.orgFile, m), progress)
+	t.logPhase("scan", t0)
+	progress.Done()
+	if err != nil {
+		return nil, err
+	}
+
+	out, err := t.openOutputs()
+	if err != nil {
+		return nil, err
+	}
+	defer out.abort()
+	t0 = time.Now()
+	if err := t.plan(ctx, out); err != nil {
+		return nil, err
+	}
+	t.logPhase("plan", t0)
+	t0 = time.Now()
+	if err := t.ledger.check(); err != nil {
+		return nil, err
+	}
+	if err := out.commit(); err != nil {
+		return nil, err
+	}
+
+	t.logPhase("commit", t0)
+	res.Outputs = out.paths(env.Dir)
+	c := res.Counts
+	c[CountUsers] = t.ledger.users.n
+	c[CountMemberships] = t.ledger.candidates.n
+	c[CountMembers] = t.ledger.members.n
+	c[CountDuplicates] = t.ledger.duplicates.n
+	c[CountRejects] = int64(len(t.rejects))
+	c[CountOrganizations] = out.orgCount
+	if t.pws != nil {
+		c[CountPasswords] = out.passwords
+	}
+	c[CountUserRejects], c[CountMembershipRejects] = 0, 0
+	for _, r := range t.rejects {
+		c[countRejectPrefix+r.Reason]++
+		c["rejects_"+r.Scope]++
+	}
+	res.Details["strategy"] = t.cfg.Organizations.Strategy
+	res.Details["spilled"] = t.store.spilled()
+	if t.store.spill != nil {
+		res.Details["spill_partitions"] = len(t.store.spill.parts)
+		res.Details["spill_resplits"] = t.store.resplits
+	}
+	res.Partial = len(t.rejects) > 0
+	if env.Logger != nil {
+		env.Logger.Info("transform planned", "users", c[CountUsers], "members", c[CountMembers],
+			"duplicates", c[CountDuplicates], "rejects", c[CountRejects], "organizations", c[CountOrganizations],
+			"spilled", t.store.spilled())
+	}
+	return res, nil
+}
+
+// absPath makes a configured input path absolute, as the manifest records files outside the
+// run directory.
+func absPath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
+// logPhase logs how long a phase took, at debug level.
+func (t *run) logPhase(phase string, start time.Time) {
+	if t.env.Logger != nil {
+		t.env.Logger.Debug("transform phase done", "phase", phase, "duration", time.Since(start))
+	}
+}
+
+// scan reads the users batch by batch and applies the per-user rules on worker goroutines.
+func (t *run) scan(ctx context.Context, users *usersReader, usersPath string, p *planner, progress pipeline.Progress) error {
+	g, ctx := errgroup.WithContext(ctx)
+	batches := make(chan arrow.RecordBatch, t.opts.workers)
+	g.Go(func() error {
+		defer close(batches)
+		for users.rr.Next() {
+			b := users.rr.RecordBatch()
+			b.Retain()
+			select {
+			case batches <- b:
+			case <-ctx.Done():
+				b.Release()
+				return ctx.Err()
+			}
+		}
+		if err := users.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read users: %s: %w", usersPath, err)
+		}
+		return nil
+	})
+	for range max(t.opts.workers, 1) {
+		g.Go(func() error {
+			w := &worker{run: t, p: p}
+			for b := range batches {
+				rows := b.NumRows()
+				err := w.batch(b)
+				b.Release()
+				if err != nil {
+					for b := range batches {
+						b.Release()
+					}
+					return err
+				}
+				progress.Add(rows)
+			}
+			t.mu.Lock()
+			t.ledger.merge(&w.ledger)
+			t.mu.Unlock()
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// worker applies the per-user rules to record batches.
+type worker struct {
+	run    *run
+	p      *planner
+	u      schemas.User
+	plan   userPlan
+	local  localBatch
+	ledger ledger
+}
+
+func (w *worker) batch(b arrow.RecordBatch) error {
+	cols, err := bindUserColumns(b)
+	if err != nil {
+		return fmt.Errorf("read users: %w", err)
+	}
+	w.local.reset()
+	var rejects []schemas.Reject
+	for i := range int(b.NumRows()) {
+		cols.row(i, &w.u)
+		w.p.plan(&w.u, &w.plan)
+		w.ledger.users.add(w.u.UserID, "")
+		if w.plan.rejected {
+			rejects = append(rejects, cloneReject(w.plan.reject))
+			continue
+		}
+		off := len(w.local.buf)
+		w.local.buf = appendRecord(w.local.buf, &w.plan.pl)
+		w.ledger.planned.add(w.u.UserID, "")
+		for k, key := range w.plan.keys {
+			w.ledger.candidates.add(w.u.UserID, key)
+			if r := w.plan.keyRejects[k]; r.Reason != "" {
+				rejects = append(rejects, cloneReject(r))
+				continue
+			}
+			w.local.keys = append(w.local.keys, key)
+			w.local.offs = append(w.local.offs, off)
+		}
+	}
+	if err := w.run.store.add(&w.local, int(b.NumRows())); err != nil {
+		return err
+	}
+	if len(rejects) > 0 {
+		w.run.mu.Lock()
+		w.run.rejects = append(w.run.rejects, rejects...)
+		w.run.mu.Unlock()
+	}
+	return nil
+}
+
+// cloneReject copies a reject's strings, which may alias a record batch.
+func cloneReject(r schemas.Reject) schemas.Reject {
+	r.SourceUserID = strings.Clone(r.SourceUserID)
+	r.OrgKey = strings.Clone(r.OrgKey)
+	r.Field = strings.Clone(r.Field)
+	r.RawValue = strings.Clone(r.RawValue)
+	r.Detail = strings.Clone(r.Detail)
+	return r
+}
+
+// plan dedupes the candidates and writes every output.
+func (t *run) plan(ctx context.Context, out *outputs) error {
+	dict := t.store.dict
+	order := make([]uint32, len(dict.keys))
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(dict.keys[a], dict.keys[b]) })
+	ranks := make([]uint32, len(dict.keys))
+	for r, i := range order {
+		ranks[i] = uint32(r)
+	}
+	counts := make([]int64, len(dict.keys))
+	final := newFinalSink(out, t)
+	d := &deduper{dict: dict, ranks: ranks, pws: t.pws, sink: final, counts: counts}
+	err := t.store.partitions(ctx, final.drain, d.run)
+	if werr := final.wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		return err
+	}
+	if err := t.writeOrganizations(out, dict, counts); err != nil {
+		return err
+	}
+	t.rejects = append(t.rejects, t.pws.rejectsAll()...)
+	return t.writeRejects(out)
+}
+
+// compareRejects orders rejects by user, scope, organization, reason, then the rest.
+func compareRejects(a, b *schemas.Reject) int {
+	return cmp.Or(strings.Compare(a.SourceUserID, b.SourceUserID), strings.Compare(a.Scope, b.Scope),
+		strings.Compare(a.OrgKey, b.OrgKey), strings.Compare(a.Reason, b.Reason),
+		strings.Compare(a.Field, b.Field), strings.Compare(a.RawValue, b.RawValue),
+		strings.Compare(a.Detail, b.Detail), cmp.Compare(a.SourcePosition, b.SourcePosition))
+}
+
+// rejectsAll returns the password rejects: rows of the file that cannot be migrated, then rows
+// no member took.
+func (p *passwordIndex) rejectsAll() []schemas.Reject {
+	if p == nil {
+		return nil
+	}
+	return append(slices.Clone(p.rejects), p.unused()...)
+}
+
+// writeRejects sorts and writes every reject.
+func (t *run) writeRejects(out *outputs) error {
+	slices.SortFunc(t.rejects, func(a, b schemas.Reject) int { return compareRejects(&a, &b) })
+	for i := range t.rejects {
+		r := &t.rejects[i]
+		switch r.Scope {
+		case scopeUser:
+			t.ledger.userRejects.add(r.SourceUserID, "")
+		case scopeMembership:
+			t.ledger.membershipRejects.add(r.SourceUserID, r.OrgKey)
+		}
+		if err := out.rejects.Append(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeOrganizations writes the planned organizations, sorted by key: every row of the
+// organizations file, and every other key with at least one member.
+func (t *run) writeOrganizations(out *outputs, dict *orgDict, counts []int64) error {
+	byKey := map[string]int64{}
+	for i, k := range dict.keys {
+		if counts[i] > 0 {
+			byKey[k] = counts[i]
+		}
+	}
+	for k := range t.orgFile {
+		if _, ok := byKey[k]; !ok {
+			byKey[k] = 0
+		}
+	}
+	keys := slices.Sorted(maps.Keys(byKey))
+	d := t.cfg.Organizations.Defaults
+	orgs := make([]schemas.Organization, len(keys))
+	fileSlugs := map[string]string{}
+	for i, k := range keys {
+		o := schemas.Organization{OrgKey: k, Name: k, ExternalID: k, MemberCount: byKey[k],
+			EmailJITProvisioning: d.EmailJITProvisioning, EmailInvites: d.EmailInvites,
+			AuthMethods: d.AuthMethods, AllowedAuthMethods: slices.Clone(d.AllowedAuthMethods), MFAPolicy: d.MFAPolicy}
+		if row := t.orgFile[k]; row != nil {
+			if row.name != "" {
+				o.Name = row.name
+			}
+			o.EmailAllowedDomains = row.domains
+			fileSlugs[k] = row.slug
+		} else if t.cfg.Organizations.Strategy == StrategyEmailDomain && !(t.cfg.Organizations.PersonalEmails == PersonalOrganization && k == t.cfg.Organizations.PersonalOrgKey) {
+			o.EmailAllowedDomains = []string{k}
+		}
+		orgs[i] = o
+	}
+	planSlugs(orgs, fileSlugs)
+	out.orgCount = int64(len(orgs))
+	for i := range orgs {
+		if err := out.orgs.Append(&orgs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
