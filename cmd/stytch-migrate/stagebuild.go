@@ -67,9 +67,9 @@ func (a *app) transformPlan(fc *fileConfig, override func(*transform.Config)) (s
 	if err := cfg.Validate(); err != nil {
 		return stagePlan{}, pipeline.WithExitCode(fmt.Errorf("config: %w", err), pipeline.ExitConfig)
 	}
-	// The stage keeps its own memory budget (spilling past it); the soft limit gives the
-	// garbage collector the same target.
-	return stagePlan{stage: a.memoryLimited(transform.New(cfg), int64(cfg.Transform.MemoryLimit)), section: cfg}, nil
+	// The stage keeps its own memory budget (spilling past it) and gives the garbage collector
+	// the same soft limit itself.
+	return stagePlan{stage: transform.New(cfg), section: cfg}, nil
 }
 
 // loadPlan builds the load stage against the B2B project named by the environment.

@@ -255,8 +255,7 @@ func (s *csvSplitter) split(data []byte, atEOF bool) ([]span, int, error) {
 				// Inside quotes only a quote matters (a doubled quote leaves and re-enters).
 				k := bytes.IndexByte(data[j:], '"')
 				if k < 0 {
-					j = len(data)
-					break
+					break // the record goes on past this block
 				}
 				j += k + 1
 				inQuote = false
