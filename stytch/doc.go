@@ -54,7 +54,7 @@
 //
 // The [Limiter] lowers its rate on 429 to just under what the server accepted over the last
 // second, pauses and probes until the server's window resets, then recovers additively (fast up
-// to 95% of the limit it learned, slowly beyond), so a client configured above the server's limit
+// to 98% of the limit it learned, slowly beyond), so a client configured above the server's limit
 // settles just under it. Concurrency is the caller's business; [Limiter.Rate] tells how fast the
 // client currently goes. [Client.Stats] and [WithObserver] expose attempts, retries and 429s.
 //

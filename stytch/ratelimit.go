@@ -19,12 +19,12 @@ const (
 
 	// decreaseFactor multiplies the accepted rate measured over the last second when a 429
 	// starts a new episode: the new rate sits just under what the server accepted.
-	decreaseFactor = 0.9
+	decreaseFactor = 0.95
 	// longEpisodeFactor further lowers the rate for every second a 429 episode lasts (limits
 	// counted over longer windows than a second).
 	longEpisodeFactor = 0.7
 	// cautiousFraction of the known limit is where fast recovery stops and slow probing starts.
-	cautiousFraction = 0.95
+	cautiousFraction = 0.98
 	// fastIncreaseFraction of the known limit is added per second of saturated traffic below the
 	// cautious zone.
 	fastIncreaseFraction = 0.25
@@ -54,14 +54,14 @@ const (
 // clients. It is a token bucket (golang.org/x/time/rate) whose rate adapts to the server, AIMD
 // style:
 //
-//   - On a 429 that starts a new episode, the rate drops to 90% of the answers the server
+//   - On a 429 that starts a new episode, the rate drops to 95% of the answers the server
 //     accepted over the last second (never above the current rate, never below the floor), that
 //     figure is remembered as the known limit, and all requests pause; after the pause a single
 //     probe is let out. Further 429s lengthen the pause (×1.5 up to 2 s, or Retry-After when
 //     longer) and, every second the episode lasts, lower the rate further. 429s for requests sent
 //     before the last decrease are ignored: the limiter has already reacted to them.
 //   - Each accepted answer raises the rate additively, so that at full use it grows by 25% of the
-//     known limit per second up to 95% of it, and by 1% of it per second beyond, up to the
+//     known limit per second up to 98% of it, and by 1% of it per second beyond, up to the
 //     configured ceiling. That slow probing is slowed further (down to a tenth) when the last 429
 //     episode was long, e.g. a Retry-After of whole seconds, because each probe then costs that
 //     much idle time.

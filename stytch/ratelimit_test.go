@@ -69,10 +69,11 @@ func TestAIMDDecreasesOn429AndRecovers(t *testing.T) {
 		t.Fatal("episode did not end on an accepted probe")
 	}
 
-	// Recovery: fast up to 95% of the known limit within about a second, then slowly.
+	// Recovery: fast up to the cautious fraction of the known limit within about a second, then
+	// slowly.
 	now = saturate(&a, now, time.Second)
-	if a.rate < 0.95*50-0.01 {
-		t.Fatalf("after 1 s of recovery rate is %v, want ≥ %v", a.rate, 0.95*50)
+	if a.rate < cautiousFraction*50-0.01 {
+		t.Fatalf("after 1 s of recovery rate is %v, want ≥ %v", a.rate, cautiousFraction*50)
 	}
 	r1 := a.rate
 	now = saturate(&a, now, 10*time.Second)
