@@ -55,8 +55,9 @@ type FileInfo struct {
 	Metadata map[string]string
 }
 
-// Reader streams the rows of one staged file as values of type T, one record batch at a time.
-// It is not safe for concurrent use.
+// Reader streams the rows of one staged file as values of type T, one record batch at a time. A
+// background goroutine reads the next batch while the caller decodes the current one; at most one
+// batch waits between them. A Reader is not safe for concurrent use.
 type Reader[T any] struct {
 	spec  *Spec[T]
 	info  FileInfo
@@ -68,6 +69,11 @@ type Reader[T any] struct {
 	i, n  int
 	row   T
 	err   error
+
+	batches chan arrow.RecordBatch // from the prefetcher; closed when it stops
+	stop    chan struct{}          // closed by Close to stop the prefetcher
+	done    chan struct{}          // closed when the prefetcher has stopped
+	readErr error                  // the prefetcher's error; read only after done
 }
 
 // Open opens the staged file at path and checks that it holds the spec's schema and version.
@@ -101,7 +107,7 @@ func NewReader[T any](src parquet.ReaderAtSeeker, spec *Spec[T], opts ...ReaderO
 		pf.Close()
 		return nil, err
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: cfg.batchRows}, cfg.mem)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: cfg.batchRows, Parallel: true}, cfg.mem)
 	if err != nil {
 		pf.Close()
 		return nil, fmt.Errorf("%s: %w", cfg.name, err)
@@ -115,7 +121,30 @@ func NewReader[T any](src parquet.ReaderAtSeeker, spec *Spec[T], opts ...ReaderO
 		pf.Close()
 		return nil, fmt.Errorf("%s: %w", cfg.name, err)
 	}
-	return &Reader[T]{spec: spec, info: info, pf: pf, rr: rr}, nil
+	r := &Reader[T]{spec: spec, info: info, pf: pf, rr: rr,
+		batches: make(chan arrow.RecordBatch, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go r.prefetch()
+	return r, nil
+}
+
+// prefetch reads record batches ahead of the caller and hands them over, retained: the receiver
+// releases them.
+func (r *Reader[T]) prefetch() {
+	defer close(r.done)
+	defer close(r.batches)
+	for r.rr.Next() {
+		b := r.rr.RecordBatch()
+		b.Retain()
+		select {
+		case r.batches <- b:
+		case <-r.stop:
+			b.Release()
+			return
+		}
+	}
+	if err := r.rr.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		r.readErr = err
+	}
 }
 
 func checkColumns[T any](name string, spec *Spec[T], fr *pqarrow.FileReader) error {
@@ -194,14 +223,15 @@ func (r *Reader[T]) NextBatch() bool {
 		return false
 	}
 	r.releaseBatch()
-	if !r.rr.Next() {
-		if err := r.rr.Err(); err != nil && !errors.Is(err, context.Canceled) {
-			r.err = fmt.Errorf("%s: read: %w", r.info.Path, err)
+	b, ok := <-r.batches
+	if !ok {
+		<-r.done
+		if r.readErr != nil {
+			r.err = fmt.Errorf("%s: read: %w", r.info.Path, r.readErr)
 		}
 		return false
 	}
-	r.batch = r.rr.RecordBatch()
-	r.batch.Retain()
+	r.batch = b
 	r.i, r.n = 0, int(r.batch.NumRows())
 	r.gets = r.gets[:0]
 	for k, c := range r.spec.cols {
@@ -222,12 +252,18 @@ func (r *Reader[T]) releaseBatch() {
 		r.batch.Release()
 		r.batch = nil
 	}
+	r.i, r.n = 0, 0
 }
 
 // Close releases the reader's memory and, when the reader was made by Open, closes the file.
 func (r *Reader[T]) Close() error {
 	r.releaseBatch()
 	if r.rr != nil {
+		close(r.stop)
+		for b := range r.batches {
+			b.Release()
+		}
+		<-r.done
 		r.rr.Release()
 		r.rr = nil
 	}

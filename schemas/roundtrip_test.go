@@ -338,3 +338,28 @@ func short(v any) string {
 	}
 	return s
 }
+
+func TestCloseMidFileReleasesEverything(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	rows := randomRows[Member](4, 300)
+	path := filepath.Join(t.TempDir(), "members.parquet")
+	writeRows(t, path, Members, rows, WithWriterAllocator(mem))
+	for _, read := range []int{0, 1, 150} {
+		r, err := Open(path, Members, WithReaderAllocator(mem), WithReadBatchRows(16))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < read && r.Next(); i++ {
+			if got := *r.Row(); !reflect.DeepEqual(got, rows[i]) {
+				t.Fatalf("row %d differs", i)
+			}
+		}
+		if err := r.Close(); err != nil {
+			t.Fatalf("close after %d rows: %v", read, err)
+		}
+		if r.Next() {
+			t.Fatal("Next after Close")
+		}
+	}
+}
