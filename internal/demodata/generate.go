@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stytch-migrate/stytch-migrate/pipeline"
+	"github.com/stytch-migrate/stytch-migrate/stytch"
 )
 
 // Defaults of the bundled sample.
@@ -123,73 +124,21 @@ var (
 		"@acme.com", "trailing@acme.com.", "tab\there@globex.com", strings.Repeat("x", 70) + "@initech.com"}
 )
 
-// Wire shapes of the export's nested values, with the API's key order.
-type (
-	wireName struct {
-		FirstName  string `json:"first_name"`
-		MiddleName string `json:"middle_name"`
-		LastName   string `json:"last_name"`
-	}
-	wireEmail struct {
-		EmailID  string `json:"email_id"`
-		Email    string `json:"email"`
-		Verified bool   `json:"verified"`
-	}
-	wirePhone struct {
-		PhoneID     string `json:"phone_id"`
-		PhoneNumber string `json:"phone_number"`
-		Verified    bool   `json:"verified"`
-	}
-	wireProvider struct {
-		ProviderType            string `json:"provider_type"`
-		ProviderSubject         string `json:"provider_subject"`
-		ProfilePictureURL       string `json:"profile_picture_url"`
-		Locale                  string `json:"locale"`
-		OAuthUserRegistrationID string `json:"oauth_user_registration_id"`
-	}
-	wireWebAuthn struct {
-		WebAuthnRegistrationID string `json:"webauthn_registration_id"`
-		Domain                 string `json:"domain"`
-		UserAgent              string `json:"user_agent"`
-		Verified               bool   `json:"verified"`
-		AuthenticatorType      string `json:"authenticator_type"`
-		Name                   string `json:"name"`
-	}
-	wireBiometric struct {
-		BiometricRegistrationID string `json:"biometric_registration_id"`
-		Verified                bool   `json:"verified"`
-	}
-	wireTOTP struct {
-		TOTPID   string `json:"totp_id"`
-		Verified bool   `json:"verified"`
-	}
-	wireWallet struct {
-		CryptoWalletID      string `json:"crypto_wallet_id"`
-		CryptoWalletAddress string `json:"crypto_wallet_address"`
-		CryptoWalletType    string `json:"crypto_wallet_type"`
-		Verified            bool   `json:"verified"`
-	}
-	wirePassword struct {
-		PasswordID    string `json:"password_id"`
-		RequiresReset bool   `json:"requires_reset"`
-	}
-)
-
 // user is one generated user; nil pointers and empty raw values are written as empty cells.
 type user struct {
 	id, status string
 	created    time.Time
-	name       *wireName
-	emails     []wireEmail
-	phones     []wirePhone
+	name       *stytch.UserName
+	emails     []stytch.UserEmail
+	phones     []stytch.UserPhoneNumber
 	trusted    string
 	untrusted  string
-	providers  []wireProvider
-	webauthn   []wireWebAuthn
-	biometrics []wireBiometric
-	totps      []wireTOTP
-	wallets    []wireWallet
-	password   *wirePassword
+	providers  []stytch.OAuthProvider
+	webauthn   []stytch.WebAuthnRegistration
+	biometrics []stytch.BiometricRegistration
+	totps      []stytch.TOTP
+	wallets    []stytch.CryptoWallet
+	password   *stytch.UserPassword
 	// plain marks a user expected to become a member (a candidate for a password hash).
 	plain bool
 }
@@ -327,11 +276,11 @@ func (g *generator) user(i int) *user {
 	case r == 0:
 		u.name = nil // no name object at all: an empty cell
 	case r == 1:
-		u.name = &wireName{FirstName: "  " + first + " ", LastName: last}
+		u.name = &stytch.UserName{FirstName: "  " + first + " ", LastName: last}
 	case r < 4:
-		u.name = &wireName{FirstName: first, MiddleName: pick(g, firstNames), LastName: last}
+		u.name = &stytch.UserName{FirstName: first, MiddleName: pick(g, firstNames), LastName: last}
 	default:
-		u.name = &wireName{FirstName: first, LastName: last}
+		u.name = &stytch.UserName{FirstName: first, LastName: last}
 	}
 	o := g.pickOrg()
 	domain := strings.Split(o.domains, ";")[0]
@@ -393,10 +342,10 @@ func (g *generator) user(i int) *user {
 		}
 	}
 	if email != "" {
-		u.emails = []wireEmail{{EmailID: "email-test-" + g.uuid(), Email: email, Verified: verified}}
+		u.emails = []stytch.UserEmail{{EmailID: "email-test-" + g.uuid(), Email: email, Verified: verified}}
 		if g.chance(50) {
 			// A second, older address listed first but unverified: the primary is the verified one.
-			u.emails = append([]wireEmail{{EmailID: "email-test-" + g.uuid(),
+			u.emails = append([]stytch.UserEmail{{EmailID: "email-test-" + g.uuid(),
 				Email: "old." + local + "@" + domain, Verified: false}}, u.emails...)
 		}
 		if u.plain {
@@ -404,33 +353,33 @@ func (g *generator) user(i int) *user {
 		}
 	}
 	if email == "" || g.chance(300) {
-		u.phones = []wirePhone{{PhoneID: "phone-number-test-" + g.uuid(),
+		u.phones = []stytch.UserPhoneNumber{{PhoneID: "phone-number-test-" + g.uuid(),
 			PhoneNumber: fmt.Sprintf("+1415555%04d", g.rng.IntN(10000)), Verified: !g.chance(200)}}
 		if g.chance(50) {
 			u.phones[0].PhoneNumber = "555-" + strconv.Itoa(1000+g.rng.IntN(9000))
 		}
 	}
 	if g.chance(100) {
-		u.providers = []wireProvider{{ProviderType: "Google", ProviderSubject: strconv.FormatInt(g.rng.Int64N(1e15), 10),
+		u.providers = []stytch.OAuthProvider{{ProviderType: "Google", ProviderSubject: strconv.FormatInt(g.rng.Int64N(1e15), 10),
 			ProfilePictureURL: "https://lh3.googleusercontent.com/a/" + g.uuid(), Locale: "en",
 			OAuthUserRegistrationID: "oauth-user-test-" + g.uuid()}}
 	}
 	if g.chance(20) {
-		u.webauthn = []wireWebAuthn{{WebAuthnRegistrationID: "webauthn-registration-test-" + g.uuid(),
+		u.webauthn = []stytch.WebAuthnRegistration{{WebAuthnRegistrationID: "webauthn-registration-test-" + g.uuid(),
 			Domain: "app.example.com", UserAgent: "Mozilla/5.0", Verified: true, AuthenticatorType: "platform", Name: "Passkey"}}
 	}
 	if g.chance(10) {
-		u.biometrics = []wireBiometric{{BiometricRegistrationID: "biometric-registration-test-" + g.uuid(), Verified: true}}
+		u.biometrics = []stytch.BiometricRegistration{{BiometricRegistrationID: "biometric-registration-test-" + g.uuid(), Verified: true}}
 	}
 	if g.chance(50) {
-		u.totps = []wireTOTP{{TOTPID: "totp-test-" + g.uuid(), Verified: !g.chance(300)}}
+		u.totps = []stytch.TOTP{{TOTPID: "totp-test-" + g.uuid(), Verified: !g.chance(300)}}
 	}
 	if g.chance(10) {
-		u.wallets = []wireWallet{{CryptoWalletID: "crypto-wallet-test-" + g.uuid(),
+		u.wallets = []stytch.CryptoWallet{{CryptoWalletID: "crypto-wallet-test-" + g.uuid(),
 			CryptoWalletAddress: "0x" + hex.EncodeToString(g.bytes(20)), CryptoWalletType: "ethereum", Verified: true}}
 	}
 	if g.chance(400) {
-		u.password = &wirePassword{PasswordID: "password-test-" + g.uuid(), RequiresReset: g.chance(50)}
+		u.password = &stytch.UserPassword{PasswordID: "password-test-" + g.uuid(), RequiresReset: g.chance(50)}
 	}
 	if u.untrusted == "{}" && g.chance(200) {
 		u.untrusted = mustJSON(map[string]any{"theme": pick(g, []string{"dark", "light"}), "newsletter": g.chance(500)})
@@ -493,11 +442,11 @@ func rawCell(s string) string {
 // nil slices are empty lists, as the API returns them.
 func jsonCell(v any) string {
 	switch x := v.(type) {
-	case *wireName:
+	case *stytch.UserName:
 		if x == nil {
 			return ""
 		}
-	case *wirePassword:
+	case *stytch.UserPassword:
 		if x == nil {
 			return ""
 		}

@@ -9,80 +9,35 @@ import (
 	"time"
 
 	"github.com/stytch-migrate/stytch-migrate/schemas"
+	"github.com/stytch-migrate/stytch-migrate/stytch"
 )
 
-// Wire types: the JSON shape of Stytch's User object (stytch-api.md §2.3). The nested types have
-// exactly the fields of their schemas counterparts, so a value converts with a plain type
-// conversion (struct tags do not count).
+// Wire types: the JSON shape of Stytch's User object (stytch-api.md §2.3). The nested values use
+// the client's types (package stytch), which have exactly the fields of their schemas
+// counterparts, so a value converts with a plain type conversion (struct tags do not count). The
+// user itself is decoded here with strings for times and raw metadata, so that errors name the
+// field and metadata keeps its source text.
 type (
 	wireUser struct {
-		UserID                 string             `json:"user_id"`
-		ExternalID             string             `json:"external_id"`
-		Status                 string             `json:"status"`
-		CreatedAt              string             `json:"created_at"`
-		Name                   *wireName          `json:"name"`
-		Emails                 []wireEmail        `json:"emails"`
-		PhoneNumbers           []wirePhone        `json:"phone_numbers"`
-		Providers              []wireProvider     `json:"providers"`
-		WebAuthnRegistrations  []wireWebAuthn     `json:"webauthn_registrations"`
-		BiometricRegistrations []wireBiometric    `json:"biometric_registrations"`
-		TOTPs                  []wireTOTP         `json:"totps"`
-		CryptoWallets          []wireCryptoWallet `json:"crypto_wallets"`
-		Password               *wirePassword      `json:"password"`
-		Roles                  []string           `json:"roles"`
-		IsLocked               bool               `json:"is_locked"`
-		LockCreatedAt          string             `json:"lock_created_at"`
-		LockExpiresAt          string             `json:"lock_expires_at"`
-		TrustedMetadata        json.RawMessage    `json:"trusted_metadata"`
-		UntrustedMetadata      json.RawMessage    `json:"untrusted_metadata"`
-	}
-	wireName struct {
-		FirstName  string `json:"first_name"`
-		MiddleName string `json:"middle_name"`
-		LastName   string `json:"last_name"`
-	}
-	wirePassword struct {
-		PasswordID    string `json:"password_id"`
-		RequiresReset bool   `json:"requires_reset"`
-	}
-	wireEmail struct {
-		EmailID  string `json:"email_id"`
-		Email    string `json:"email"`
-		Verified bool   `json:"verified"`
-	}
-	wirePhone struct {
-		PhoneID     string `json:"phone_id"`
-		PhoneNumber string `json:"phone_number"`
-		Verified    bool   `json:"verified"`
-	}
-	wireProvider struct {
-		ProviderType            string `json:"provider_type"`
-		ProviderSubject         string `json:"provider_subject"`
-		ProfilePictureURL       string `json:"profile_picture_url"`
-		Locale                  string `json:"locale"`
-		OAuthUserRegistrationID string `json:"oauth_user_registration_id"`
-	}
-	wireWebAuthn struct {
-		WebAuthnRegistrationID string `json:"webauthn_registration_id"`
-		Domain                 string `json:"domain"`
-		UserAgent              string `json:"user_agent"`
-		Verified               bool   `json:"verified"`
-		AuthenticatorType      string `json:"authenticator_type"`
-		Name                   string `json:"name"`
-	}
-	wireBiometric struct {
-		BiometricRegistrationID string `json:"biometric_registration_id"`
-		Verified                bool   `json:"verified"`
-	}
-	wireTOTP struct {
-		TOTPID   string `json:"totp_id"`
-		Verified bool   `json:"verified"`
-	}
-	wireCryptoWallet struct {
-		CryptoWalletID      string `json:"crypto_wallet_id"`
-		CryptoWalletAddress string `json:"crypto_wallet_address"`
-		CryptoWalletType    string `json:"crypto_wallet_type"`
-		Verified            bool   `json:"verified"`
+		UserID                 string                         `json:"user_id"`
+		ExternalID             string                         `json:"external_id"`
+		Status                 string                         `json:"status"`
+		CreatedAt              string                         `json:"created_at"`
+		Name                   *stytch.UserName               `json:"name"`
+		Emails                 []stytch.UserEmail             `json:"emails"`
+		PhoneNumbers           []stytch.UserPhoneNumber       `json:"phone_numbers"`
+		Providers              []stytch.OAuthProvider         `json:"providers"`
+		WebAuthnRegistrations  []stytch.WebAuthnRegistration  `json:"webauthn_registrations"`
+		BiometricRegistrations []stytch.BiometricRegistration `json:"biometric_registrations"`
+		TOTPs                  []stytch.TOTP                  `json:"totps"`
+		CryptoWallets          []stytch.CryptoWallet          `json:"crypto_wallets"`
+		Password               *stytch.UserPassword           `json:"password"`
+		Roles                  []string                       `json:"roles"`
+		IsLocked               bool                           `json:"is_locked"`
+		LockCreatedAt          string                         `json:"lock_created_at"`
+		LockExpiresAt          string                         `json:"lock_expires_at"`
+		TrustedMetadata        json.RawMessage                `json:"trusted_metadata"`
+		UntrustedMetadata      json.RawMessage                `json:"untrusted_metadata"`
 	}
 )
 
@@ -204,13 +159,17 @@ func (d *decoder) finish(w *wireUser, u *schemas.User) *decodeError {
 		rr := w.Password.RequiresReset
 		u.PasswordID, u.PasswordRequiresReset = w.Password.PasswordID, &rr
 	}
-	u.Emails = convertSlice(w.Emails, func(v wireEmail) schemas.Email { return schemas.Email(v) })
-	u.PhoneNumbers = convertSlice(w.PhoneNumbers, func(v wirePhone) schemas.PhoneNumber { return schemas.PhoneNumber(v) })
-	u.Providers = convertSlice(w.Providers, func(v wireProvider) schemas.Provider { return schemas.Provider(v) })
-	u.WebAuthnRegistrations = convertSlice(w.WebAuthnRegistrations, func(v wireWebAuthn) schemas.WebAuthnRegistration { return schemas.WebAuthnRegistration(v) })
-	u.BiometricRegistrations = convertSlice(w.BiometricRegistrations, func(v wireBiometric) schemas.BiometricRegistration { return schemas.BiometricRegistration(v) })
-	u.TOTPs = convertSlice(w.TOTPs, func(v wireTOTP) schemas.TOTP { return schemas.TOTP(v) })
-	u.CryptoWallets = convertSlice(w.CryptoWallets, func(v wireCryptoWallet) schemas.CryptoWallet { return schemas.CryptoWallet(v) })
+	u.Emails = convertSlice(w.Emails, func(v stytch.UserEmail) schemas.Email { return schemas.Email(v) })
+	u.PhoneNumbers = convertSlice(w.PhoneNumbers, func(v stytch.UserPhoneNumber) schemas.PhoneNumber { return schemas.PhoneNumber(v) })
+	u.Providers = convertSlice(w.Providers, func(v stytch.OAuthProvider) schemas.Provider { return schemas.Provider(v) })
+	u.WebAuthnRegistrations = convertSlice(w.WebAuthnRegistrations, func(v stytch.WebAuthnRegistration) schemas.WebAuthnRegistration {
+		return schemas.WebAuthnRegistration(v)
+	})
+	u.BiometricRegistrations = convertSlice(w.BiometricRegistrations, func(v stytch.BiometricRegistration) schemas.BiometricRegistration {
+		return schemas.BiometricRegistration(v)
+	})
+	u.TOTPs = convertSlice(w.TOTPs, func(v stytch.TOTP) schemas.TOTP { return schemas.TOTP(v) })
+	u.CryptoWallets = convertSlice(w.CryptoWallets, func(v stytch.CryptoWallet) schemas.CryptoWallet { return schemas.CryptoWallet(v) })
 	if u.TrustedMetadata, derr = d.metadata("trusted_metadata", w.TrustedMetadata); derr != nil {
 		return derr
 	}
