@@ -173,13 +173,8 @@ func membersPath(organizationID string) string {
 // Create creates a member (POST /v1/b2b/organizations/{organization_id}/members). An existing
 // email or external id in the organization is an error for which [IsAlreadyExists] holds.
 func (m *Members) Create(ctx context.Context, params CreateMemberParams) (*MemberResponse, error) {
-	var out MemberResponse
-	err := m.c.do(ctx, call{op: "create member", method: http.MethodPost, path: membersPath(params.OrganizationID),
-		body: params, write: true}, &out)
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decode[MemberResponse](ctx, m.c, call{op: "create member", method: http.MethodPost, path: membersPath(params.OrganizationID),
+		body: params, write: true})
 }
 
 // ErrMemberLookup is returned by [Members.Get] when neither MemberID nor EmailAddress is given.
@@ -198,62 +193,30 @@ func (m *Members) Get(ctx context.Context, params GetMemberParams) (*MemberRespo
 	if params.EmailAddress != "" {
 		q.Set("email_address", params.EmailAddress)
 	}
-	var out MemberResponse
-	err := m.c.do(ctx, call{op: "get member", method: http.MethodGet,
-		path: "/v1/b2b/organizations/" + pathEscape(params.OrganizationID) + "/member", query: q}, &out)
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decode[MemberResponse](ctx, m.c, call{op: "get member", method: http.MethodGet,
+		path: "/v1/b2b/organizations/" + pathEscape(params.OrganizationID) + "/member", query: q})
 }
 
 // Update changes a member (PUT /v1/b2b/organizations/{organization_id}/members/{member_id}).
 func (m *Members) Update(ctx context.Context, params UpdateMemberParams) (*MemberResponse, error) {
-	var out MemberResponse
-	err := m.c.do(ctx, call{op: "update member", method: http.MethodPut,
-		path: membersPath(params.OrganizationID) + "/" + pathEscape(params.MemberID), body: params, write: true}, &out)
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decode[MemberResponse](ctx, m.c, call{op: "update member", method: http.MethodPut,
+		path: membersPath(params.OrganizationID) + "/" + pathEscape(params.MemberID), body: params, write: true})
 }
 
 // Delete deletes a member (DELETE /v1/b2b/organizations/{organization_id}/members/{member_id}).
 func (m *Members) Delete(ctx context.Context, organizationID, memberID string) (*DeleteMemberResponse, error) {
-	var out DeleteMemberResponse
-	err := m.c.do(ctx, call{op: "delete member", method: http.MethodDelete,
-		path: membersPath(organizationID) + "/" + pathEscape(memberID), write: true}, &out)
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decode[DeleteMemberResponse](ctx, m.c, call{op: "delete member", method: http.MethodDelete,
+		path: membersPath(organizationID) + "/" + pathEscape(memberID), write: true})
 }
 
 // Search returns one page of members (POST /v1/b2b/organizations/members/search).
 func (m *Members) Search(ctx context.Context, params SearchMembersParams) (*SearchMembersResponse, error) {
-	var out SearchMembersResponse
-	err := m.c.do(ctx, call{op: "search members", method: http.MethodPost,
-		path: "/v1/b2b/organizations/members/search", body: params}, &out)
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decode[SearchMembersResponse](ctx, m.c, call{op: "search members", method: http.MethodPost,
+		path: "/v1/b2b/organizations/members/search", body: params})
 }
 
 // SearchAll walks every page from params.Cursor on, calling fn per page until next_cursor is null
 // or fn returns an error.
 func (m *Members) SearchAll(ctx context.Context, params SearchMembersParams, fn func(*SearchMembersResponse) error) error {
-	for {
-		page, err := m.Search(ctx, params)
-		if err != nil {
-			return err
-		}
-		if err := fn(page); err != nil {
-			return err
-		}
-		if page.ResultsMetadata.NextCursor == "" {
-			return nil
-		}
-		params.Cursor = page.ResultsMetadata.NextCursor
-	}
+	return searchAll(ctx, params, m.Search, fn)
 }

@@ -154,74 +154,37 @@ type Organizations struct{ c *Client }
 
 // Create creates an organization (POST /v1/b2b/organizations).
 func (o *Organizations) Create(ctx context.Context, params CreateOrganizationParams) (*OrganizationResponse, error) {
-	var out OrganizationResponse
-	err := o.c.do(ctx, call{op: "create organization", method: http.MethodPost, path: "/v1/b2b/organizations",
-		body: params, write: true}, &out)
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decode[OrganizationResponse](ctx, o.c, call{op: "create organization", method: http.MethodPost, path: "/v1/b2b/organizations",
+		body: params, write: true})
 }
 
 // Get returns an organization (GET /v1/b2b/organizations/{organization_id}). A missing one is an
 // error for which [IsNotFound] holds.
 func (o *Organizations) Get(ctx context.Context, organizationID string) (*OrganizationResponse, error) {
-	var out OrganizationResponse
-	err := o.c.do(ctx, call{op: "get organization", method: http.MethodGet,
-		path: "/v1/b2b/organizations/" + pathEscape(organizationID)}, &out)
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decode[OrganizationResponse](ctx, o.c, call{op: "get organization", method: http.MethodGet,
+		path: "/v1/b2b/organizations/" + pathEscape(organizationID)})
 }
 
 // Update changes an organization (PUT /v1/b2b/organizations/{organization_id}).
 func (o *Organizations) Update(ctx context.Context, params UpdateOrganizationParams) (*OrganizationResponse, error) {
-	var out OrganizationResponse
-	err := o.c.do(ctx, call{op: "update organization", method: http.MethodPut,
-		path: "/v1/b2b/organizations/" + pathEscape(params.OrganizationID), body: params, write: true}, &out)
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decode[OrganizationResponse](ctx, o.c, call{op: "update organization", method: http.MethodPut,
+		path: "/v1/b2b/organizations/" + pathEscape(params.OrganizationID), body: params, write: true})
 }
 
 // Delete deletes an organization and all its members (DELETE /v1/b2b/organizations/{organization_id}).
 func (o *Organizations) Delete(ctx context.Context, organizationID string) (*DeleteOrganizationResponse, error) {
-	var out DeleteOrganizationResponse
-	err := o.c.do(ctx, call{op: "delete organization", method: http.MethodDelete,
-		path: "/v1/b2b/organizations/" + pathEscape(organizationID), write: true}, &out)
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decode[DeleteOrganizationResponse](ctx, o.c, call{op: "delete organization", method: http.MethodDelete,
+		path: "/v1/b2b/organizations/" + pathEscape(organizationID), write: true})
 }
 
 // Search returns one page of organizations (POST /v1/b2b/organizations/search).
 func (o *Organizations) Search(ctx context.Context, params SearchOrganizationsParams) (*SearchOrganizationsResponse, error) {
-	var out SearchOrganizationsResponse
-	err := o.c.do(ctx, call{op: "search organizations", method: http.MethodPost,
-		path: "/v1/b2b/organizations/search", body: params}, &out)
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decode[SearchOrganizationsResponse](ctx, o.c, call{op: "search organizations", method: http.MethodPost,
+		path: "/v1/b2b/organizations/search", body: params})
 }
 
 // SearchAll walks every page from params.Cursor on, calling fn per page until next_cursor is null
 // or fn returns an error.
 func (o *Organizations) SearchAll(ctx context.Context, params SearchOrganizationsParams, fn func(*SearchOrganizationsResponse) error) error {
-	for {
-		page, err := o.Search(ctx, params)
-		if err != nil {
-			return err
-		}
-		if err := fn(page); err != nil {
-			return err
-		}
-		if page.ResultsMetadata.NextCursor == "" {
-			return nil
-		}
-		params.Cursor = page.ResultsMetadata.NextCursor
-	}
+	return searchAll(ctx, params, o.Search, fn)
 }

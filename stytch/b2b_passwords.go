@@ -123,11 +123,6 @@ type Passwords struct{ c *Client }
 // creating the member when missing and marking its email verified. Stytch allows 100 requests per
 // second on this endpoint.
 func (p *Passwords) Migrate(ctx context.Context, params MigratePasswordParams) (*MigratePasswordResponse, error) {
-	var out MigratePasswordResponse
-	err := p.c.do(ctx, call{op: "migrate password", method: http.MethodPost, path: "/v1/b2b/passwords/migrate",
-		body: migrateWire(params), write: true}, &out)
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decode[MigratePasswordResponse](ctx, p.c, call{op: "migrate password", method: http.MethodPost, path: "/v1/b2b/passwords/migrate",
+		body: migrateWire(params), write: true})
 }

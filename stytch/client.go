@@ -193,6 +193,15 @@ type call struct {
 	write  bool
 }
 
+// decode sends cl and decodes its answer into a new T (see [Client.do]).
+func decode[T any](ctx context.Context, c *Client, cl call) (*T, error) {
+	var out T
+	if err := c.do(ctx, cl, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // do sends one call and decodes a 200/201 body into out. Any other status becomes an *Error; no
 // answer becomes a *TransportError; both wrapped as "<op>: %w".
 func (c *Client) do(ctx context.Context, cl call, out any) error {

@@ -128,38 +128,16 @@ type Users struct{ c *Client }
 // Search returns one page of users (POST /v1/users/search). Stytch limits this endpoint to 150
 // requests per minute.
 func (u *Users) Search(ctx context.Context, params SearchUsersParams) (*SearchUsersResponse, error) {
-	var out SearchUsersResponse
-	err := u.c.do(ctx, call{op: "search users", method: http.MethodPost, path: "/v1/users/search", body: params}, &out)
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decode[SearchUsersResponse](ctx, u.c, call{op: "search users", method: http.MethodPost, path: "/v1/users/search", body: params})
 }
 
 // SearchAll walks every page of a search from params.Cursor on, calling fn for each page until
 // next_cursor is null or fn returns an error.
 func (u *Users) SearchAll(ctx context.Context, params SearchUsersParams, fn func(*SearchUsersResponse) error) error {
-	for {
-		page, err := u.Search(ctx, params)
-		if err != nil {
-			return err
-		}
-		if err := fn(page); err != nil {
-			return err
-		}
-		if page.ResultsMetadata.NextCursor == "" {
-			return nil
-		}
-		params.Cursor = page.ResultsMetadata.NextCursor
-	}
+	return searchAll(ctx, params, u.Search, fn)
 }
 
 // Get returns one user (GET /v1/users/{user_id}); userID may also be the user's external id.
 func (u *Users) Get(ctx context.Context, userID string) (*GetUserResponse, error) {
-	var out GetUserResponse
-	err := u.c.do(ctx, call{op: "get user", method: http.MethodGet, path: "/v1/users/" + pathEscape(userID)}, &out)
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decode[GetUserResponse](ctx, u.c, call{op: "get user", method: http.MethodGet, path: "/v1/users/" + pathEscape(userID)})
 }

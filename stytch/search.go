@@ -1,6 +1,7 @@
 package stytch
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 )
@@ -70,4 +71,41 @@ func (m ResultsMetadata) MarshalJSON() ([]byte, error) {
 		NextCursor *string `json:"next_cursor"`
 		Total      int     `json:"total"`
 	}{cursor, m.Total})
+}
+
+// searchPage is a search answer: it says where the next page starts.
+type searchPage interface{ nextCursor() string }
+
+func (r *SearchUsersResponse) nextCursor() string         { return r.ResultsMetadata.NextCursor }
+func (r *SearchOrganizationsResponse) nextCursor() string { return r.ResultsMetadata.NextCursor }
+func (r *SearchMembersResponse) nextCursor() string       { return r.ResultsMetadata.NextCursor }
+
+// searchRequest is a pointer to search parameters that can start at a cursor.
+type searchRequest[P any] interface {
+	*P
+	setCursor(cursor string)
+}
+
+func (p *SearchUsersParams) setCursor(cursor string)         { p.Cursor = cursor }
+func (p *SearchOrganizationsParams) setCursor(cursor string) { p.Cursor = cursor }
+func (p *SearchMembersParams) setCursor(cursor string)       { p.Cursor = cursor }
+
+// searchAll walks every page of a search from params' cursor on, calling fn per page until
+// next_cursor is null or empty, or fn returns an error.
+func searchAll[P any, PP searchRequest[P], R searchPage](ctx context.Context, params P,
+	search func(context.Context, P) (R, error), fn func(R) error) error {
+	for {
+		page, err := search(ctx, params)
+		if err != nil {
+			return err
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		next := page.nextCursor()
+		if next == "" {
+			return nil
+		}
+		PP(&params).setCursor(next)
+	}
 }
