@@ -135,6 +135,9 @@ func printDemoGuide(w io.Writer, dir string, sum *pipeline.Summary) {
 		counts[st.Name] = st.Counts
 	}
 	printReconciliation(w, counts)
+	if sum.ExitCode == pipeline.ExitPartial {
+		fmt.Fprintln(w, "\nExit code 3 means some records were rejected: the sample is messy on purpose. The rejects,\nwith their reasons, are in transform/rejects.parquet.")
+	}
 	abs, _ := filepath.Abs(dir)
 	fmt.Fprintf(w, "\nreport:   %s\nsummary:  %s\nmanifest: %s\n", filepath.Join(abs, "report.html"),
 		filepath.Join(abs, pipeline.SummaryFile), filepath.Join(abs, pipeline.ManifestFile))

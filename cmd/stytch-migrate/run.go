@@ -65,19 +65,26 @@ func (a *app) runPipeline(ctx context.Context, fc *fileConfig, opts pipeline.Run
 			return nil, usageError("--until %q: not one of %s", opts.Until, strings.Join(order, ", "))
 		}
 	}
-	builders := map[string]func() (stagePlan, error){
-		pipeline.StageExtract:   func() (stagePlan, error) { return a.extractPlan(fc, fc.Source) },
-		pipeline.StageTransform: func() (stagePlan, error) { return a.transformPlan(fc, nil) },
-		pipeline.StageLoad:      func() (stagePlan, error) { return a.loadPlan(fc) },
-		pipeline.StageVerify:    func() (stagePlan, error) { return a.verifyPlan(fc) },
-		pipeline.StageReport:    func() (stagePlan, error) { return a.reportPlan(fc), nil },
+	// Extract and transform are built now (their config errors show before anything runs);
+	// load and verify need B2B credentials, so they are built only if they run.
+	extractPlan, err := a.extractPlan(fc, fc.Source)
+	if err != nil {
+		return nil, err
+	}
+	transformPlan, err := a.transformPlan(fc, nil)
+	if err != nil {
+		return nil, err
+	}
+	plans := map[string]stagePlan{
+		pipeline.StageExtract:   extractPlan,
+		pipeline.StageTransform: transformPlan,
+		pipeline.StageLoad:      lazyPlan(pipeline.StageLoad, fc.Load, func() (stagePlan, error) { return a.loadPlan(fc) }),
+		pipeline.StageVerify:    lazyPlan(pipeline.StageVerify, fc.Verify, func() (stagePlan, error) { return a.verifyPlan(fc) }),
+		pipeline.StageReport:    a.reportPlan(fc),
 	}
 	var planned []pipeline.Planned
 	for _, name := range order[:last+1] {
-		p, err := builders[name]()
-		if err != nil {
-			return nil, err
-		}
+		p := plans[name]
 		hash, err := pipeline.HashConfig(p.section)
 		if err != nil {
 			return nil, err
@@ -90,6 +97,30 @@ func (a *app) runPipeline(ctx context.Context, fc *fileConfig, opts pipeline.Run
 	}
 	defer lock.Release() //nolint:errcheck // the run's error wins
 	return pipeline.RunAll(ctx, env, planned, opts)
+}
+
+// lazyPlan is a stage built only when it runs, so that a stage run skips needs none of what
+// building it needs (credentials, a client). section is the config section it is built from.
+func lazyPlan(name string, section any, build func() (stagePlan, error)) stagePlan {
+	return stagePlan{stage: lazyStage{name: name, build: build}, section: section}
+}
+
+// lazyStage is a Stage that builds the real one when it runs.
+type lazyStage struct {
+	name  string
+	build func() (stagePlan, error)
+}
+
+// Name is the stage's name.
+func (s lazyStage) Name() string { return s.name }
+
+// Run builds the stage and runs it.
+func (s lazyStage) Run(ctx context.Context, env *pipeline.Env) (*pipeline.Result, error) {
+	p, err := s.build()
+	if err != nil {
+		return nil, err
+	}
+	return p.stage.Run(ctx, env)
 }
 
 // printSummary writes a short table of what the run did, then the counts that show every user
