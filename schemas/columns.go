@@ -69,37 +69,33 @@ func stringValues(sa *array.String) func(i int) string {
 
 // int64Col maps an int64 field; when optional, zero is written as null.
 func int64Col[T any](name string, optional bool, at func(*T) *int64) column[T] {
-	return column[T]{
-		field: arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int64, Nullable: optional},
-		put: func(b array.Builder) func(*T) {
-			ib := b.(*array.Int64Builder)
-			return func(row *T) {
-				if v := *at(row); optional && v == 0 {
-					ib.AppendNull()
-				} else {
-					ib.Append(v)
-				}
-			}
-		},
-		get: func(a arrow.Array) func(int, *T) {
-			ia := a.(*array.Int64)
-			return func(i int, row *T) {
-				if ia.IsNull(i) {
-					*at(row) = 0
-				} else {
-					*at(row) = ia.Value(i)
-				}
-			}
-		},
-	}
+	return intCol(name, arrow.PrimitiveTypes.Int64, optional, at)
 }
 
 // int32Col maps an int32 field; when optional, zero is written as null.
 func int32Col[T any](name string, optional bool, at func(*T) *int32) column[T] {
+	return intCol(name, arrow.PrimitiveTypes.Int32, optional, at)
+}
+
+// intBuilder and intArray are what Arrow's builders and arrays of int32 and int64 have in common.
+type (
+	intBuilder[N int32 | int64] interface {
+		Append(v N)
+		AppendNull()
+	}
+	intArray[N int32 | int64] interface {
+		IsNull(i int) bool
+		Value(i int) N
+	}
+)
+
+// intCol maps an integer field of Arrow type dt (Int32 or Int64, matching N); when optional,
+// zero is written as null.
+func intCol[T any, N int32 | int64](name string, dt arrow.DataType, optional bool, at func(*T) *N) column[T] {
 	return column[T]{
-		field: arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int32, Nullable: optional},
+		field: arrow.Field{Name: name, Type: dt, Nullable: optional},
 		put: func(b array.Builder) func(*T) {
-			ib := b.(*array.Int32Builder)
+			ib := b.(intBuilder[N])
 			return func(row *T) {
 				if v := *at(row); optional && v == 0 {
 					ib.AppendNull()
@@ -109,7 +105,7 @@ func int32Col[T any](name string, optional bool, at func(*T) *int32) column[T] {
 			}
 		},
 		get: func(a arrow.Array) func(int, *T) {
-			ia := a.(*array.Int32)
+			ia := a.(intArray[N])
 			return func(i int, row *T) {
 				if ia.IsNull(i) {
 					*at(row) = 0

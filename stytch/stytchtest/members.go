@@ -122,6 +122,19 @@ func (o *orgRec) unindexMember(r *memberRec) {
 }
 
 // lookupMember resolves a member id or external id. Callers hold the lock.
+// pathMember finds the organization and member a request's path names. The caller holds b.mu.
+func (b *b2bStore) pathMember(rc *reqCtx) (*orgRec, *memberRec, *apiErr) {
+	org := b.lookupOrg(rc.r.PathValue("organization_id"))
+	if org == nil {
+		return nil, nil, errOrgNotFound
+	}
+	rec := org.lookupMember(rc.r.PathValue("member_id"))
+	if rec == nil {
+		return nil, nil, errMemberNotFound
+	}
+	return org, rec, nil
+}
+
 func (o *orgRec) lookupMember(ref string) *memberRec {
 	if r := o.members[ref]; r != nil {
 		return r
@@ -237,13 +250,9 @@ func (s *Server) updateMember(rc *reqCtx) (int, any) {
 	b := s.b2b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	org := b.lookupOrg(rc.r.PathValue("organization_id"))
-	if org == nil {
-		return errOrgNotFound.status, errOrgNotFound
-	}
-	rec := org.lookupMember(rc.r.PathValue("member_id"))
-	if rec == nil {
-		return errMemberNotFound.status, errMemberNotFound
+	org, rec, e := b.pathMember(rc)
+	if e != nil {
+		return e.status, e
 	}
 	m := cloneMember(rec.m)
 	if body.Name != nil {
@@ -305,13 +314,9 @@ func (s *Server) deleteMember(rc *reqCtx) (int, any) {
 	b := s.b2b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	org := b.lookupOrg(rc.r.PathValue("organization_id"))
-	if org == nil {
-		return errOrgNotFound.status, errOrgNotFound
-	}
-	rec := org.lookupMember(rc.r.PathValue("member_id"))
-	if rec == nil {
-		return errMemberNotFound.status, errMemberNotFound
+	org, rec, e := b.pathMember(rc)
+	if e != nil {
+		return e.status, e
 	}
 	org.unindexMember(rec)
 	return http.StatusOK, &stytch.DeleteMemberResponse{RequestID: rc.id, StatusCode: http.StatusOK, MemberID: rec.m.MemberID}
