@@ -1,12 +1,16 @@
 package extract
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/stytch-migrate/stytch-migrate/internal/stytchid"
+)
 
 // Canonical Stytch user ids: "user-test-<uuid>" or "user-live-<uuid>" (stytch-api.md §10).
 const (
-	userIDTestPrefix = "user-test-"
-	userIDLivePrefix = "user-live-"
-	uuidTextLen      = 36
+	userIDTestPrefix = stytchid.TestPrefix
+	userIDLivePrefix = stytchid.LivePrefix
+	uuidTextLen      = stytchid.UUIDLen
 )
 
 // idSet remembers user ids to find duplicates, exactly and cheaply: a canonical Stytch id is
@@ -38,7 +42,7 @@ func (s *idSet) add(id string) bool {
 			set = s.live
 		}
 		if set != nil {
-			if key, ok := packUUID(id[len(userIDTestPrefix):]); ok {
+			if key, ok := stytchid.PackUUID(id[len(userIDTestPrefix):]); ok {
 				n := len(set)
 				set[key] = struct{}{} // one hash lookup: the set grows only for a new id
 				return len(set) > n
@@ -56,38 +60,3 @@ func (s *idSet) add(id string) bool {
 
 // len returns the number of ids recorded.
 func (s *idSet) len() int { return len(s.test) + len(s.live) + len(s.other) }
-
-// packUUID packs a lower-case canonical UUID text (8-4-4-4-12 hex digits) into 16 bytes. Upper
-// case and any other form are refused, so that the packing is one-to-one with the text.
-func packUUID(s string) ([16]byte, bool) {
-	var out [16]byte
-	if len(s) != uuidTextLen || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return out, false
-	}
-	n := 0
-	for i := 0; i < len(s); i += 2 {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i-- // skip the dash: the next pair starts right after it
-			continue
-		}
-		hi, ok1 := lowerHex(s[i])
-		lo, ok2 := lowerHex(s[i+1])
-		if !ok1 || !ok2 {
-			return out, false
-		}
-		out[n] = hi<<4 | lo
-		n++
-	}
-	return out, true
-}
-
-// lowerHex returns the value of a lower-case hex digit.
-func lowerHex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
-}

@@ -4,18 +4,20 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+
+	"github.com/stytch-migrate/stytch-migrate/internal/stytchid"
 )
 
 func TestIDSet(t *testing.T) {
 	const u = "16d9ba61-97a1-4ba4-9720-b03761dc50c6"
-	key, ok := packUUID(u)
+	key, ok := stytchid.PackUUID(u)
 	want, _ := hex.DecodeString(strings.ReplaceAll(u, "-", ""))
 	if !ok || string(key[:]) != string(want) {
-		t.Fatalf("packUUID(%q) = %x, %v; want %x", u, key, ok, want)
+		t.Fatalf("stytchid.PackUUID(%q) = %x, %v; want %x", u, key, ok, want)
 	}
 	for _, bad := range []string{strings.ToUpper(u), u[:35], u + "0", strings.Replace(u, "-", "0", 1), "g" + u[1:], strings.Replace(u, "9", "-", 1)} {
-		if _, ok := packUUID(bad); ok {
-			t.Errorf("packUUID(%q) accepted", bad)
+		if _, ok := stytchid.PackUUID(bad); ok {
+			t.Errorf("stytchid.PackUUID(%q) accepted", bad)
 		}
 	}
 	s := newIDSet()

@@ -8,8 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,6 +97,8 @@ func BenchmarkTransform10M(b *testing.B) {
 // childResult is what the child process reports.
 type childResult struct {
 	Seconds float64          `json:"seconds"`
+	CPU     float64          `json:"cpu_seconds"`
+	GCCPU   float64          `json:"gc_cpu_seconds"`
 	PeakKB  int64            `json:"peak_kb"`
 	Counts  map[string]int64 `json:"counts"`
 	Details map[string]any   `json:"details"`
@@ -128,6 +135,8 @@ func benchChild(b *testing.B, p genParams, limit ByteSize) {
 			b.Fatalf("child reported nothing:\n%s", out)
 		}
 		b.ReportMetric(res.Seconds, "stage-s")
+		b.ReportMetric(res.CPU, "cpu-s")
+		b.ReportMetric(res.GCCPU, "gc-cpu-s")
 		b.ReportMetric(float64(res.PeakKB)/1024, "peak-MiB")
 		b.ReportMetric(float64(res.Counts[CountMemberships]), "memberships")
 		b.Logf("counts %v details %v", res.Counts, res.Details)
@@ -160,20 +169,52 @@ func TestBenchChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _ := json.Marshal(childResult{Seconds: time.Since(start).Seconds(), PeakKB: vmHWM(t),
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	gc := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(gc)
+	out, _ := json.Marshal(childResult{Seconds: time.Since(start).Seconds(), CPU: cpu, GCCPU: gc[0].Value.Float64(), PeakKB: vmHWM(t),
 		Counts: res.Counts, Details: res.Details})
 	fmt.Printf("CHILD-RESULT %s\n", out)
 }
 
-// hwmHandler adds the peak RSS so far to every log record, to see which phase sets the peak.
+// hwmHandler adds the peak RSS so far and the Go heap's figures to every log record, to see
+// which phase sets the peak.
 type hwmHandler struct {
 	slog.Handler
 	t testing.TB
 }
 
 func (h hwmHandler) Handle(ctx context.Context, r slog.Record) error {
-	r.AddAttrs(slog.Int64("vmhwm_mib", vmHWM(h.t)/1024))
+	if dir := os.Getenv("TRANSFORM_BENCH_HEAP_PROFILES"); dir != "" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "phase" {
+				writeHeapProfile(h.t, filepath.Join(dir, "heap-"+a.Value.String()+".pprof"))
+			}
+			return true
+		})
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.AddAttrs(slog.Int64("vmhwm_mib", vmHWM(h.t)/1024), slog.Uint64("heap_alloc_mib", ms.HeapAlloc>>20),
+		slog.Uint64("heap_sys_mib", ms.HeapSys>>20), slog.Uint64("num_gc", uint64(ms.NumGC)))
 	return h.Handler.Handle(ctx, r)
+}
+
+// writeHeapProfile writes a heap profile of the live objects (after a collection) to path.
+func writeHeapProfile(t testing.TB, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // vmHWM reads the process's peak resident set size in KiB from /proc/self/status.

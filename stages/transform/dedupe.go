@@ -5,18 +5,20 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
 
-// dkey is a candidate membership as dedupe sorts it.
+// dkey is a candidate membership as dedupe sorts it within its organization.
 type dkey struct {
-	rank     uint32
 	org      uint32
 	verified bool
 	created  int64
 	userID   string
 	email    string
 	ref      uint64
+	gid      uint32
 }
 
 // better orders two candidates of one (org, email) group: verified primary email first, then
@@ -46,142 +48,213 @@ func decidingRule(winner, loser *dkey) string {
 	}
 }
 
-// rowSink receives the rows of the plan in output order: members and their passwords by
-// (org_key, email), duplicates by (org_key, email, source_user_id).
+// Membership outcomes, by membership id: a survivor's outcome is outSurvivor plus the index of
+// its rule in survivorRules.
+const (
+	outUndecided uint8 = iota
+	outDuplicate
+	outConflict
+	outSurvivor
+)
+
+// survivorRules are the survivor rules, indexed as in the outcomes.
+var survivorRules = [...]string{RuleUnique, RuleVerified, RuleEarliestCreatedAt, RuleSmallestUserID}
+
+// survivorOutcome is the outcome of a survivor chosen by rule.
+func survivorOutcome(rule string) uint8 {
+	for i, r := range survivorRules {
+		if r == rule {
+			return outSurvivor + uint8(i)
+		}
+	}
+	panic("transform: unknown survivor rule " + rule)
+}
+
+// decisions is what deduplication decided, for the member rows written afterwards.
+type decisions struct {
+	// outcome is every membership's outcome, by membership id.
+	outcome []uint8
+	// merged holds the user ids merged into each survivor that has duplicates (sorted).
+	merged mergedLists
+	// counts is the number of members of each organization, by organization index.
+	counts []int64
+}
+
+func newDecisions(memberships, orgs int) *decisions {
+	return &decisions{outcome: make([]uint8, memberships), counts: make([]int64, orgs)}
+}
+
+// rowSink receives the rows deduplication produces: duplicates by (org_key, email_address,
+// source_user_id), and external-id conflict rejects.
 type rowSink interface {
-	member(m *schemas.Member, pw *schemas.MemberPassword) error
 	duplicate(d *schemas.Duplicate) error
 	reject(r schemas.Reject)
 }
 
-// deduper plans the members of one partition of candidates.
+// deduper decides the memberships of one partition of candidates at a time, splitting each
+// partition between workers goroutines by organization.
 type deduper struct {
-	dict   *orgDict
-	ranks  []uint32
-	pws    *passwordIndex
-	sink   rowSink
-	counts []int64
-	keys   []dkey
-	empty  []string
+	dict    *orgDict
+	ranks   []uint32
+	dec     *decisions
+	sink    rowSink
+	workers int
 }
 
-// run dedupes entries (whose records live in mem) and hands the rows to the sink.
+// run dedupes entries (whose key records live in mem), records the decisions and hands the
+// duplicates and rejects to the sink in order. It sorts entries in place by organization, cuts
+// them into one range of whole organizations per worker, decides the ranges in parallel, then
+// hands over each range's rows in turn.
 func (d *deduper) run(entries []entry, mem *arena) error {
-	if d.empty == nil {
-		d.empty = make([]string, 0)
-	}
-	keys := slices.Grow(d.keys[:0], len(entries))
-	for _, e := range entries {
-		created, verified, userID, email := decodeKeys(mem.get(e.ref))
-		keys = append(keys, dkey{rank: d.ranks[e.org], org: e.org, verified: verified, created: created,
-			userID: userID, email: email, ref: e.ref})
-	}
-	slices.SortFunc(keys, func(a, b dkey) int {
-		if a.rank != b.rank {
-			return cmp.Compare(a.rank, b.rank)
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(d.ranks[a.org], d.ranks[b.org]) })
+	n := max(d.workers, 1)
+	var g errgroup.Group
+	parts := make([]*orgDecider, 0, n)
+	for start := 0; start < len(entries); {
+		end := min(start+(len(entries)+n-1)/n, len(entries))
+		for end < len(entries) && entries[end].org == entries[end-1].org {
+			end++
 		}
-		if c := strings.Compare(a.email, b.email); c != 0 {
-			return c
+		od := &orgDecider{dict: d.dict, dec: d.dec}
+		parts = append(parts, od)
+		part := entries[start:end]
+		g.Go(func() error { return od.decide(part, mem) })
+		start = end
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, od := range parts {
+		for i := range od.dups {
+			if err := d.sink.duplicate(&od.dups[i]); err != nil {
+				return err
+			}
 		}
-		return better(&a, &b)
-	})
-	for i := 0; i < len(keys); {
+		for _, r := range od.rejects {
+			d.sink.reject(r)
+		}
+		d.dec.merged.addAll(&od.merged)
+	}
+	return nil
+}
+
+// orgDecider decides a range of whole organizations, keeping the rows it makes until the range
+// is done. Deciders of different ranges share the decisions: they write different memberships'
+// outcomes and different organizations' counts.
+type orgDecider struct {
+	dict      *orgDict
+	dec       *decisions
+	keys      []dkey
+	survivors []survivor
+	// scratch holds the unpacked user ids of the organization being decided.
+	scratch []byte
+	dups    []schemas.Duplicate
+	rejects []schemas.Reject
+	merged  mergedLists
+	ids     []string
+}
+
+// decide decides entries, sorted by organization.
+func (d *orgDecider) decide(entries []entry, mem *arena) error {
+	var k keyRecord
+	for i := 0; i < len(entries); {
 		j := i + 1
-		for j < len(keys) && keys[j].rank == keys[i].rank {
+		for j < len(entries) && entries[j].org == entries[i].org {
 			j++
 		}
-		if err := d.org(keys[i:j], mem); err != nil {
-			return err
+		keys := d.keys[:0]
+		// The unpacked user ids of the previous organization are no longer used.
+		d.scratch = d.scratch[:0]
+		for _, e := range entries[i:j] {
+			decodeKeyRecord(mem.get(e.ref), &k, &d.scratch)
+			keys = append(keys, dkey{org: e.org, verified: k.verified, created: k.created,
+				userID: k.userID, email: k.email, ref: e.ref, gid: e.gid})
 		}
+		slices.SortFunc(keys, func(a, b dkey) int {
+			if c := strings.Compare(a.email, b.email); c != 0 {
+				return c
+			}
+			return better(&a, &b)
+		})
+		d.org(keys, mem)
+		d.keys = keys[:0]
 		i = j
 	}
-	d.keys = keys[:0]
 	return nil
 }
 
 // survivor is one (org, email) group's chosen candidate.
 type survivor struct {
 	group    []dkey
-	extID    string
+	key      keyRecord
 	conflict int // index of the survivor keeping the external id, or -1
 }
 
-// org plans one organization's members from its candidates, sorted by email then rank.
-func (d *deduper) org(keys []dkey, mem *arena) error {
+// org decides one organization's candidates, sorted by email then by rule 6.
+func (d *orgDecider) org(keys []dkey, mem *arena) {
 	orgKey := d.dict.keys[keys[0].org]
-	var survivors []survivor
+	survivors := d.survivors[:0]
 	for i := 0; i < len(keys); {
 		j := i + 1
 		for j < len(keys) && keys[j].email == keys[i].email {
 			j++
 		}
-		var pl payload
-		decodeRecord(mem.get(keys[i].ref), &pl)
-		survivors = append(survivors, survivor{group: keys[i:j], extID: pl.extID, conflict: -1})
+		s := survivor{group: keys[i:j], conflict: -1}
+		decodeKeyRecord(mem.get(keys[i].ref), &s.key, &d.scratch)
+		survivors = append(survivors, s)
 		i = j
 	}
+	d.survivors = survivors[:0]
 	// External ids are unique within the organization: the best-ranked member keeps a shared
 	// one, the others are rejected.
 	owner := make(map[string]int, len(survivors))
 	for i := range survivors {
-		k, taken := owner[survivors[i].extID]
+		k, taken := owner[survivors[i].key.extID]
 		if !taken || better(&survivors[i].group[0], &survivors[k].group[0]) < 0 {
-			owner[survivors[i].extID] = i
+			owner[survivors[i].key.extID] = i
 		}
 	}
 	for i := range survivors {
-		if k := owner[survivors[i].extID]; k != i {
+		if k := owner[survivors[i].key.extID]; k != i {
 			survivors[i].conflict = k
 		}
 	}
-	var merged []string
 	for i := range survivors {
 		s := &survivors[i]
 		win := &s.group[0]
-		var pl payload
-		decodeRecord(mem.get(win.ref), &pl)
-		losers := slices.Clone(s.group[1:])
+		losers := s.group[1:]
+		rule := RuleUnique
+		if len(losers) > 0 {
+			rule = decidingRule(win, &losers[0]) // the runner-up, before losers are re-sorted
+		}
 		slices.SortFunc(losers, func(a, b dkey) int { return strings.Compare(a.userID, b.userID) })
 		for k := range losers {
-			if err := d.sink.duplicate(&schemas.Duplicate{OrgKey: orgKey, EmailAddress: win.email,
-				SourceUserID: losers[k].userID, SurvivorUserID: win.userID,
-				Rule: decidingRule(win, &losers[k])}); err != nil {
-				return err
-			}
+			d.dec.outcome[losers[k].gid] = outDuplicate
+			// Kept past this organization: the strings must not alias the scratch space.
+			d.dups = append(d.dups, schemas.Duplicate{OrgKey: orgKey, EmailAddress: strings.Clone(win.email),
+				SourceUserID: strings.Clone(losers[k].userID), SurvivorUserID: strings.Clone(win.userID),
+				Rule: decidingRule(win, &losers[k])})
 		}
 		if s.conflict >= 0 {
 			keeper := &survivors[s.conflict].group[0]
-			d.sink.reject(schemas.Reject{SourceUserID: strings.Clone(pl.userID), OrgKey: orgKey,
+			d.dec.outcome[win.gid] = outConflict
+			d.rejects = append(d.rejects, schemas.Reject{SourceUserID: strings.Clone(win.userID), OrgKey: orgKey,
 				Scope: scopeMembership, Reason: ReasonExternalIDConflict,
-				Field: extSourceNames[pl.extSrc], RawValue: strings.Clone(pl.extID),
-				Detail:         "external id kept by member from user " + strings.Clone(keeper.userID),
-				SourcePosition: pl.position})
+				Field: extSourceNames[s.key.extSrc], RawValue: strings.Clone(s.key.extID),
+				Detail:         "external id kept by member from user " + keeper.userID,
+				SourcePosition: s.key.position})
 			continue
 		}
-		rule := RuleUnique
-		if len(s.group) > 1 {
-			rule = decidingRule(win, &s.group[1])
+		if len(losers) > 0 {
+			d.ids = d.ids[:0]
+			for k := range losers {
+				d.ids = append(d.ids, losers[k].userID)
+			}
+			d.merged.add(win.gid, d.ids)
 		}
-		merged = merged[:0]
-		for k := range losers {
-			merged = append(merged, losers[k].userID)
-		}
-		m := memberRow(orgKey, &pl, merged, rule, d.empty)
-		var pw *schemas.MemberPassword
-		if e := d.pws.lookup(pl.userID, pl.email); e != nil {
-			e.used.Store(true)
-			m.HasPassword = true
-			p := e.pw
-			p.OrgKey, p.SourceUserID, p.EmailAddress, p.ExternalID, p.EmailVerified =
-				orgKey, pl.userID, pl.email, pl.extID, pl.verified
-			pw = &p
-		}
-		if err := d.sink.member(&m, pw); err != nil {
-			return err
-		}
-		d.counts[win.org]++
+		d.dec.outcome[win.gid] = survivorOutcome(rule)
+		d.dec.counts[win.org]++
 	}
-	return nil
 }
 
 // memberRow builds a member from its payload. Its strings alias the payload's.
@@ -203,8 +276,6 @@ func memberRow(orgKey string, pl *payload, merged []string, rule string, empty [
 	}
 	if len(merged) == 0 {
 		merged = empty
-	} else {
-		merged = slices.Clone(merged)
 	}
 	return schemas.Member{
 		OrgKey: orgKey, SourceUserID: pl.userID, EmailAddress: pl.email, EmailVerified: pl.verified,

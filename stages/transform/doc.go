@@ -23,10 +23,13 @@
 //
 // # Output order
 //
-// Outputs do not depend on the order of the input: members and member passwords are sorted by
-// (org_key, email_address), duplicates by (org_key, email_address, source_user_id),
-// organizations by org_key, and rejects by (source_user_id, scope, org_key, reason, field,
-// raw_value, detail, source_position).
+// members.parquet and member_passwords.parquet come in input order: the order of
+// extract/users.parquet, a user's memberships in the order of their organization keys, and the
+// two files in the same order (the load stage reads them side by side). Sorting them would mean
+// holding, or spilling and merging, every member's whole row; in input order they stream. Their
+// rows do not depend on the order of the input, only their order does. Duplicates are sorted
+// by (org_key, email_address, source_user_id), organizations by org_key, and rejects by
+// (source_user_id, scope, org_key, reason, field, raw_value, detail, source_position).
 //
 // # Reconciliation
 //
@@ -37,23 +40,42 @@
 //
 // # Memory and spilling
 //
-// Users are read column by column (only the columns the rules need) in record batches; worker
-// goroutines apply the per-user rules and encode what a member row needs into compact records in
-// large append-only arenas. While the records fit in a third of the memory limit
-// (transform.memory_limit, --memory-limit, default 1 GiB) everything stays in memory. Past it,
-// the memberships are partitioned by organization key range into temporary Parquet spill files
-// under transform/.spill (removed at the end): each organization lands in exactly one partition,
-// and partitions are planned one at a time in key order, so each partition's members go straight
-// to the outputs in sorted order. A partition that came out larger than planned (the first
-// spill chose key ranges from an unrepresentative sample, e.g. input sorted by organization) is
-// split again by its organizations' exact sizes before it is read. One organization larger than
-// the budget is still planned in memory: the bound is per organization. The stage also sets the
-// Go runtime's soft memory limit to the budget for its duration, unless the process set one.
+// The stage makes three passes:
+//
+//  1. Scan: users are read column by column (only the columns the rules need) in record
+//     batches; worker goroutines apply the per-user rules. What a member row needs from each
+//     planned user (a payload record) is appended to a payload file under transform/.spill, in
+//     input order; only what deduplication needs (a key record: created_at, the verified flag,
+//     user id, email, external id; about 60 bytes, canonical Stytch user ids packed into 17) stays
+//     in memory, in large append-only arenas, with 20 bytes per membership.
+//  2. Decide: the memberships are sorted by organization and decided one organization at a
+//     time, on GOMAXPROCS goroutines: survivor, duplicate or external-id conflict, with the rule
+//     and the merged users, one byte per membership plus the merged lists. Duplicates and
+//     conflicts are written now.
+//  3. Emit: the payload file is read back in order and a member row is written for every
+//     survivor.
+//
+// So memory holds about 80 bytes per membership, not the whole member row. While the key records
+// fit in a third of the memory limit (transform.memory_limit, --memory-limit, default 1 GiB)
+// they stay in memory. Past it, the memberships are partitioned by organization key range into
+// temporary Parquet spill files under transform/.spill: each organization lands in exactly one
+// partition, and partitions are decided one at a time. A partition that came out larger than
+// planned (the first spill chose key ranges from an unrepresentative sample, e.g. input sorted
+// by organization) is split again by its organizations' exact sizes before it is read. One
+// organization larger than the budget is still decided in memory: the bound is per
+// organization. The payload file needs about 300 bytes of disk per planned user; everything
+// under transform/.spill is removed at the end.
+//
+// The stage sets the Go runtime's soft memory limit to the budget and GOGC to 25 for its
+// duration, unless the process set a limit or the GOGC variable: its large structures are
+// pointer-free, so frequent collections cost little, and the heap stays near the live set.
+// Arrow buffers of the files read and written are reused through an arrowpool.Pool rather than
+// left to the collector.
 //
 // # Concurrency
 //
-// Run uses GOMAXPROCS workers for the per-user rules (WithWorkers), decodes Parquet columns in
-// parallel, and writes members.parquet and member_passwords.parquet on their own goroutines
-// while deduplication produces the rows. A Stage is safe to run once at a time per run
+// Run uses GOMAXPROCS workers for the per-user rules and for deciding (WithWorkers), decodes
+// Parquet columns in parallel, and encodes each output on a goroutine of its own while rows are
+// produced. A Stage is safe to run once at a time per run
 // directory (the command holds the run directory's lock).
 package transform

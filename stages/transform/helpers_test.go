@@ -1,9 +1,12 @@
 package transform
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,7 +96,35 @@ func tryPlan(t *testing.T, cfg Config, env *pipeline.Env, opts ...Option) (planO
 			return
 		})
 	}
+	checkPasswordOrder(t, out.members, out.passwords)
+	// Members come in input order; tests compare them in (org, email) order.
+	byOrgEmail := func(a, b string, c, d string) int { return cmp.Or(strings.Compare(a, c), strings.Compare(b, d)) }
+	slices.SortStableFunc(out.members, func(a, b schemas.Member) int {
+		return byOrgEmail(a.OrgKey, a.EmailAddress, b.OrgKey, b.EmailAddress)
+	})
+	slices.SortStableFunc(out.passwords, func(a, b schemas.MemberPassword) int {
+		return byOrgEmail(a.OrgKey, a.EmailAddress, b.OrgKey, b.EmailAddress)
+	})
 	return out, nil
+}
+
+// checkPasswordOrder checks that the password rows come in the order of their members, each
+// member with a password having exactly one row: load reads the two files side by side.
+func checkPasswordOrder(t *testing.T, members []schemas.Member, passwords []schemas.MemberPassword) {
+	t.Helper()
+	i := 0
+	for _, m := range members {
+		if !m.HasPassword {
+			continue
+		}
+		if i == len(passwords) || passwords[i].OrgKey != m.OrgKey || passwords[i].SourceUserID != m.SourceUserID {
+			t.Fatalf("password row %d is not the one of member %s/%s, the next member with a password", i, m.OrgKey, m.SourceUserID)
+		}
+		i++
+	}
+	if i != len(passwords) {
+		t.Fatalf("%d password rows, %d members with a password", len(passwords), i)
+	}
 }
 
 // baseTime is the created_at of test users unless a test sets another.

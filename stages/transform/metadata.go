@@ -38,6 +38,7 @@ var (
 // scanMetadata measures a metadata object in one pass over its text: its compact length and its
 // top-level key count. It checks the JSON structure (balanced brackets, terminated strings, an
 // object at the top), not every literal: the extract stage wrote the text from parsed JSON.
+// It does not allocate for objects nested up to 64 deep.
 func scanMetadata(s string) (metaInfo, error) {
 	t := strings.TrimSpace(s)
 	if t == "" || t == "null" {
@@ -47,23 +48,23 @@ func scanMetadata(s string) (metaInfo, error) {
 		return metaInfo{}, errNotObject
 	}
 	var (
-		info  = metaInfo{present: true}
-		stack = make([]byte, 0, 8)
-		n     int
+		info = metaInfo{present: true}
+		// buf holds the open brackets; stack grows past it only for deeper nesting.
+		buf   [64]byte
+		stack = buf[:0]
+		// space counts the insignificant white space bytes.
+		space int
 	)
 	for i := 0; i < len(t); i++ {
-		c := t[i]
-		switch c {
+		switch c := t[i]; c {
 		case ' ', '\t', '\n', '\r':
-			continue
+			space++
 		case '"':
 			end, ok := stringEnd(t, i)
 			if !ok {
 				return metaInfo{}, errMalformed
 			}
-			n += end - i
 			i = end - 1
-			continue
 		case '{', '[':
 			if len(stack) == 0 && i > 0 {
 				return metaInfo{}, errMalformed
@@ -74,7 +75,9 @@ func scanMetadata(s string) (metaInfo, error) {
 				return metaInfo{}, errMalformed
 			}
 			stack = stack[:len(stack)-1]
-			if len(stack) == 0 && strings.TrimSpace(t[i+1:]) != "" {
+			// t ends in a character other than white space, so anything after the closing
+			// bracket of the top-level object is trailing garbage.
+			if len(stack) == 0 && i+1 < len(t) {
 				return metaInfo{}, errMalformed
 			}
 		case ':':
@@ -82,12 +85,11 @@ func scanMetadata(s string) (metaInfo, error) {
 				info.keys++
 			}
 		}
-		n++
 	}
 	if len(stack) != 0 {
 		return metaInfo{}, errMalformed
 	}
-	info.compactLen = n
+	info.compactLen = len(t) - space
 	return info, nil
 }
 

@@ -139,11 +139,10 @@ func (p *planner) plan(u *schemas.User, out *userPlan) {
 		rej(ReasonNoEmail, "emails", "", "the user has no email address")
 		return
 	}
-	field := fmt.Sprintf("emails[%d].email", pi)
 	// Rule 2: normalize and validate.
 	email, ok, why := normalizeEmail(u.Emails[pi].Email)
 	if !ok {
-		rej(ReasonInvalidEmail, field, u.Emails[pi].Email, why)
+		rej(ReasonInvalidEmail, fmt.Sprintf("emails[%d].email", pi), u.Emails[pi].Email, why)
 		return
 	}
 	trusted, terr := scanMetadata(u.TrustedMetadata)

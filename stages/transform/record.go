@@ -3,36 +3,52 @@ package transform
 import (
 	"encoding/binary"
 	"unsafe"
+
+	"github.com/stytch-migrate/stytch-migrate/internal/stytchid"
 )
 
-// A record is a payload encoded as bytes: uvarint total length, created (8 bytes), position
-// (8 bytes), flags, warnings, then the seven strings, each as uvarint length and bytes. Records
-// live in arenas (memory) or in spill files; decoding them makes strings that point into the
-// record's bytes, so no per-string allocation happens.
+// Records are values encoded as bytes, framed by their uvarint length, so that they can live in
+// large arenas or files without a Go object each; decoding one makes strings that point into the
+// record's bytes, so no per-string allocation happens either. There are two kinds:
+//
+//   - a payload record is everything a member row needs from its user: created (8 bytes),
+//     position (varint), flags, warnings, the user id (17 bytes when it is a canonical Stytch
+//     id, see internal/stytchid; else uvarint length and bytes), then the email, name, external
+//     id (empty when it is the user id), MFA phone and both metadata texts, each as uvarint
+//     length and bytes. Payload records go to the payload file, in input order, and are read
+//     back once.
+//   - a key record is what deduplication needs: created, position, flags, the user id, then
+//     the email and the external id (empty when it is the user id), encoded the same way.
+//     Key records stay in memory (or go to spill files) until every membership is decided.
 
 const (
 	flagVerified = 1 << iota
 	flagPending
+	// flagExtIsUserID marks a key record whose external id is its user id (not stored twice).
+	flagExtIsUserID
+	// flagPackedUserID marks a key record whose user id is stored packed.
+	flagPackedUserID
+	// extSrcShift is where the external-id source (2 bits) starts in the flags.
+	extSrcShift = 4
 )
 
-// appendRecord encodes pl at the end of buf.
+// appendRecord encodes the payload record of pl at the end of buf.
 func appendRecord(buf []byte, pl *payload) []byte {
-	strs := [...]string{pl.userID, pl.email, pl.name, pl.extID, pl.phone, pl.trusted, pl.untrusted}
-	n := 8 + 8 + 1 + 1
+	var packed [stytchid.PackedLen]byte
+	flags, ext := recordFlags(pl, &packed)
+	if pl.pending {
+		flags |= flagPending
+	}
+	strs := [...]string{pl.email, pl.name, ext, pl.phone, pl.trusted, pl.untrusted}
+	n := 8 + varintLen(pl.position) + 2 + userIDLen(flags, pl.userID)
 	for _, s := range strs {
 		n += uvarintLen(uint64(len(s))) + len(s)
 	}
 	buf = binary.AppendUvarint(buf, uint64(n))
 	buf = binary.LittleEndian.AppendUint64(buf, uint64(pl.created))
-	buf = binary.LittleEndian.AppendUint64(buf, uint64(pl.position))
-	flags := pl.extSrc << 2
-	if pl.verified {
-		flags |= flagVerified
-	}
-	if pl.pending {
-		flags |= flagPending
-	}
+	buf = binary.AppendVarint(buf, pl.position)
 	buf = append(buf, flags, pl.warnings)
+	buf = appendUserID(buf, flags, pl.userID, &packed)
 	for _, s := range strs {
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		buf = append(buf, s...)
@@ -40,6 +56,134 @@ func appendRecord(buf []byte, pl *payload) []byte {
 	return buf
 }
 
+// recordFlags returns the flags both record kinds share and the external id to store (empty when
+// it is the user id). With flagPackedUserID set, packed holds the packed user id.
+func recordFlags(pl *payload, packed *[stytchid.PackedLen]byte) (flags byte, ext string) {
+	flags = pl.extSrc << extSrcShift
+	if pl.verified {
+		flags |= flagVerified
+	}
+	ext = pl.extID
+	if ext == pl.userID {
+		ext = ""
+		flags |= flagExtIsUserID
+	}
+	if _, ok := stytchid.AppendPacked(packed[:0], pl.userID); ok {
+		flags |= flagPackedUserID
+	}
+	return flags, ext
+}
+
+// userIDLen is the encoded length of a user id.
+func userIDLen(flags byte, id string) int {
+	if flags&flagPackedUserID != 0 {
+		return stytchid.PackedLen
+	}
+	return uvarintLen(uint64(len(id))) + len(id)
+}
+
+// appendUserID appends the encoded user id.
+func appendUserID(buf []byte, flags byte, id string, packed *[stytchid.PackedLen]byte) []byte {
+	if flags&flagPackedUserID != 0 {
+		return append(buf, packed[:]...)
+	}
+	return append(binary.AppendUvarint(buf, uint64(len(id))), id...)
+}
+
+// decodeUserID decodes the user id at the start of b, unpacking a packed one at the end of
+// *scratch, and returns it (aliasing b or *scratch) with the rest of b.
+func decodeUserID(b []byte, flags byte, scratch *[]byte) (string, []byte) {
+	if flags&flagPackedUserID != 0 {
+		start := len(*scratch)
+		*scratch = stytchid.AppendUnpacked(*scratch, b[:stytchid.PackedLen])
+		return bytesString((*scratch)[start:]), b[stytchid.PackedLen:]
+	}
+	n, w := binary.Uvarint(b)
+	return bytesString(b[w : w+int(n)]), b[w+int(n):]
+}
+
+// decodeRecordBody decodes a payload record without its length prefix into pl. A packed user id
+// is unpacked at the end of *scratch; the strings alias b or *scratch.
+func decodeRecordBody(b []byte, pl *payload, scratch *[]byte) {
+	pl.created = int64(binary.LittleEndian.Uint64(b))
+	b = b[8:]
+	var n int
+	pl.position, n = binary.Varint(b)
+	b = b[n:]
+	flags := b[0]
+	pl.warnings = b[1]
+	pl.verified = flags&flagVerified != 0
+	pl.pending = flags&flagPending != 0
+	pl.extSrc = flags >> extSrcShift
+	pl.userID, b = decodeUserID(b[2:], flags, scratch)
+	for _, dst := range [...]*string{&pl.email, &pl.name, &pl.extID, &pl.phone, &pl.trusted, &pl.untrusted} {
+		n, k := binary.Uvarint(b)
+		*dst = bytesString(b[k : k+int(n)])
+		b = b[k+int(n):]
+	}
+	if flags&flagExtIsUserID != 0 {
+		pl.extID = pl.userID
+	}
+}
+
+// keyRecord is a decoded key record. The strings alias the record's bytes.
+type keyRecord struct {
+	created, position int64
+	verified          bool
+	extSrc            uint8
+	userID, email     string
+	extID             string
+}
+
+// appendKeyRecord encodes the key record of pl at the end of buf.
+func appendKeyRecord(buf []byte, pl *payload) []byte {
+	var packed [stytchid.PackedLen]byte
+	flags, ext := recordFlags(pl, &packed)
+	n := 8 + varintLen(pl.position) + 1 + userIDLen(flags, pl.userID) + uvarintLen(uint64(len(pl.email))) + len(pl.email) +
+		uvarintLen(uint64(len(ext))) + len(ext)
+	buf = binary.AppendUvarint(buf, uint64(n))
+	buf = binary.LittleEndian.AppendUint64(buf, uint64(pl.created))
+	buf = binary.AppendVarint(buf, pl.position)
+	buf = append(buf, flags)
+	buf = appendUserID(buf, flags, pl.userID, &packed)
+	for _, s := range [...]string{pl.email, ext} {
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
+	}
+	return buf
+}
+
+// decodeKeyRecord decodes the key record at the start of b (its length prefix included) into k.
+// A packed user id is unpacked at the end of *scratch; the strings alias b or *scratch, so the
+// caller must not overwrite *scratch's bytes while it uses k.
+func decodeKeyRecord(b []byte, k *keyRecord, scratch *[]byte) {
+	_, n := binary.Uvarint(b)
+	b = b[n:]
+	k.created = int64(binary.LittleEndian.Uint64(b))
+	b = b[8:]
+	k.position, n = binary.Varint(b)
+	b = b[n:]
+	flags := b[0]
+	k.verified = flags&flagVerified != 0
+	k.extSrc = flags >> extSrcShift
+	k.userID, b = decodeUserID(b[1:], flags, scratch)
+	for _, dst := range [...]*string{&k.email, &k.extID} {
+		n, w := binary.Uvarint(b)
+		*dst = bytesString(b[w : w+int(n)])
+		b = b[w+int(n):]
+	}
+	if flags&flagExtIsUserID != 0 {
+		k.extID = k.userID
+	}
+}
+
+// recordBytes returns the record starting at b[0] (its length prefix included).
+func recordBytes(b []byte) []byte {
+	n, k := binary.Uvarint(b)
+	return b[:k+int(n)]
+}
+
+// uvarintLen is the length of v as a uvarint.
 func uvarintLen(v uint64) int {
 	n := 1
 	for v >= 0x80 {
@@ -49,45 +193,13 @@ func uvarintLen(v uint64) int {
 	return n
 }
 
-// recordBytes returns the record starting at b[0] (its length prefix included).
-func recordBytes(b []byte) []byte {
-	n, k := binary.Uvarint(b)
-	return b[:k+int(n)]
-}
-
-// decodeRecord decodes the record at the start of b into pl. The strings alias b.
-func decodeRecord(b []byte, pl *payload) {
-	_, k := binary.Uvarint(b)
-	b = b[k:]
-	pl.created = int64(binary.LittleEndian.Uint64(b))
-	pl.position = int64(binary.LittleEndian.Uint64(b[8:]))
-	flags := b[16]
-	pl.warnings = b[17]
-	pl.verified = flags&flagVerified != 0
-	pl.pending = flags&flagPending != 0
-	pl.extSrc = flags >> 2
-	b = b[18:]
-	for _, dst := range [...]*string{&pl.userID, &pl.email, &pl.name, &pl.extID, &pl.phone, &pl.trusted, &pl.untrusted} {
-		n, k := binary.Uvarint(b)
-		*dst = bytesString(b[k : k+int(n)])
-		b = b[k+int(n):]
+// varintLen is the length of v as a zig-zag varint.
+func varintLen(v int64) int {
+	u := uint64(v) << 1
+	if v < 0 {
+		u = ^u
 	}
-}
-
-// decodeKeys decodes only what dedupe sorts on: created, the verified flag, the user id and the
-// email.
-func decodeKeys(b []byte) (created int64, verified bool, userID, email string) {
-	_, k := binary.Uvarint(b)
-	b = b[k:]
-	created = int64(binary.LittleEndian.Uint64(b))
-	verified = b[16]&flagVerified != 0
-	b = b[18:]
-	n, k := binary.Uvarint(b)
-	userID = bytesString(b[k : k+int(n)])
-	b = b[k+int(n):]
-	n, k = binary.Uvarint(b)
-	email = bytesString(b[k : k+int(n)])
-	return
+	return uvarintLen(u)
 }
 
 // bytesString views b as a string without copying; b must never change afterwards (arena chunks
@@ -99,14 +211,20 @@ func bytesString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// arenaChunk is the size of an arena's chunks.
-const arenaChunk = 4 << 20
+// maxArenaChunk and minArenaChunk bound the size of an arena's chunks: large chunks waste less
+// room at their ends, small ones keep a small budget honest.
+const (
+	maxArenaChunk = 4 << 20
+	minArenaChunk = 64 << 10
+)
 
 // arena stores records in large append-only chunks: no per-record allocation and nothing for the
 // garbage collector to scan. A ref is chunk<<32 | offset.
 type arena struct {
-	chunks [][]byte
-	bytes  int64
+	// chunkSize is the size of new chunks (maxArenaChunk when zero).
+	chunkSize int
+	chunks    [][]byte
+	bytes     int64
 	// next is the first chunk that may still have room (chunks before it are full).
 	next int
 }
@@ -117,7 +235,11 @@ func (a *arena) add(b []byte) uint64 {
 		a.next++
 	}
 	if a.next == len(a.chunks) {
-		a.chunks = append(a.chunks, make([]byte, 0, max(arenaChunk, len(b))))
+		size := a.chunkSize
+		if size == 0 {
+			size = maxArenaChunk
+		}
+		a.chunks = append(a.chunks, make([]byte, 0, max(size, len(b))))
 	}
 	i := a.next
 	off := len(a.chunks[i])

@@ -1,10 +1,12 @@
 package transform
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,13 +36,20 @@ const (
 	maxPartitions = 1024
 	// partitionSlack oversizes the partition count so that estimate errors rarely need a resplit.
 	partitionSlack = 1.3
-	// entryBytes is what one membership costs in memory besides its record.
-	entryBytes = 16
+	// entryBytes is what one membership costs in memory besides its record: its entry and its
+	// organization in the store's membership table.
+	entryBytes = 20
+	// payloadFile is the payload file, in the spill folder.
+	payloadFile = "payloads.bin"
+	// payloadBuffer is the write and read buffer of the payload file.
+	payloadBuffer = 1 << 20
 )
 
-// entry is one candidate membership in memory: its organization and its record.
+// entry is one candidate membership in memory: its organization, its membership id (its index in
+// input order) and its user's key record.
 type entry struct {
 	org uint32
+	gid uint32
 	ref uint64
 }
 
@@ -64,25 +73,33 @@ func (d *orgDict) intern(key string) uint32 {
 	return i
 }
 
-// localBatch is what one worker planned from one record batch: the encoded records and, per
-// membership, its key and record offset in buf.
+// localBatch is what one worker planned from one record batch: the users' key records (buf) and
+// payload records (payloads), and per membership its organization key and the offset of its
+// user's key record in buf.
 type localBatch struct {
-	buf  []byte
-	keys []string
-	offs []int
+	seq      int64
+	buf      []byte
+	payloads []byte
+	keys     []string
+	offs     []int
 }
 
-func (b *localBatch) reset() {
-	b.buf, b.keys, b.offs = b.buf[:0], b.keys[:0], b.offs[:0]
+func (b *localBatch) reset(seq int64) {
+	b.seq, b.buf, b.payloads, b.keys, b.offs = seq, b.buf[:0], b.payloads[:0], b.keys[:0], b.offs[:0]
 }
 
-// store holds the candidate memberships. It keeps them in memory until they pass the budget,
-// then range-partitions them by organization key into spill files: every organization's
-// candidates end up in one partition, and partitions read back in order give the organizations
-// in key order, so each partition's plan can be written straight to the outputs. Safe for
-// concurrent add.
+// store holds the candidate memberships while the input is read. Batches are added in input
+// order (whatever order the workers finish them in), so a membership's id is its index in input
+// order. Payload records go straight to the payload file, in the same order, and are read back
+// once every membership is decided; only the key records stay in memory. Those stay in memory
+// until they pass the budget; then the memberships are range-partitioned by organization key
+// into spill files: every organization's candidates end up in one partition, planned one
+// partition at a time. Safe for concurrent add.
 type store struct {
 	mu       sync.Mutex
+	turn     *sync.Cond // signalled when next changes or the store fails
+	next     int64      // the sequence number of the next batch to add
+	failed   error
 	budget   int64
 	mem      arena
 	entries  []entry
@@ -93,6 +110,13 @@ type store struct {
 	expected int64 // users in the input
 	seen     int64 // users added so far
 
+	// orgs is the organization of every membership, by membership id.
+	orgs []uint32
+	// payloads is the payload file being written; payloadPath is where.
+	payloads    *bufio.Writer
+	payloadF    *os.File
+	payloadPath string
+
 	// Once spilling: the partition of each organization (-1 until known) and the bytes each
 	// organization spilled.
 	orgPart  []int32
@@ -101,24 +125,92 @@ type store struct {
 	resplits int
 }
 
-func newStore(budget int64, dir string, expectedUsers int64, alloc memory.Allocator) *store {
-	return &store{budget: budget, dict: newOrgDict(), dir: dir, expected: expectedUsers, alloc: alloc}
+func newStore(budget int64, dir string, expectedUsers int64, alloc memory.Allocator) (*store, error) {
+	s := &store{budget: budget, dict: newOrgDict(), dir: dir, expected: expectedUsers, alloc: alloc}
+	s.mem.chunkSize = s.chunkSize()
+	s.turn = sync.NewCond(&s.mu)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create spill folder: %w", err)
+	}
+	s.payloadPath = filepath.Join(dir, payloadFile)
+	f, err := os.OpenFile(s.payloadPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create payload file: %w", err)
+	}
+	s.payloadF, s.payloads = f, bufio.NewWriterSize(f, payloadBuffer)
+	return s, nil
 }
 
-// add takes a worker's batch, covering users users.
+// add takes a worker's batch, covering users users. It waits for the batches before it (by
+// sequence number) to be added first.
 func (s *store) add(b *localBatch, users int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for s.next != b.seq && s.failed == nil {
+		s.turn.Wait()
+	}
+	if s.failed != nil {
+		return s.failed
+	}
+	s.next++
+	s.turn.Broadcast()
 	s.seen += int64(users)
 	if len(b.keys) == 0 {
 		return nil
 	}
-	base := s.mem.add(b.buf)
+	if len(s.orgs)+len(b.keys) > math.MaxUint32 {
+		return s.fail(fmt.Errorf("more than %d candidate memberships", uint32(math.MaxUint32)))
+	}
+	if _, err := s.payloads.Write(b.payloads); err != nil {
+		return s.fail(fmt.Errorf("write payload file: %w", err))
+	}
+	// Records are added one by one, so that arena chunks fill up to their last bytes.
+	lastOff, ref := -1, uint64(0)
 	for i, k := range b.keys {
-		s.entries = append(s.entries, entry{org: s.dict.intern(k), ref: base + uint64(b.offs[i])})
+		if off := b.offs[i]; off != lastOff {
+			ref, lastOff = s.mem.add(recordBytes(b.buf[off:])), off
+		}
+		org := s.dict.intern(k)
+		s.entries = append(s.entries, entry{org: org, gid: uint32(len(s.orgs)), ref: ref})
+		s.orgs = append(s.orgs, org)
 	}
 	if s.mem.allocated()+int64(cap(s.entries))*entryBytes > s.budget {
-		return s.flush()
+		if err := s.flush(); err != nil {
+			return s.fail(err)
+		}
+	}
+	return nil
+}
+
+// fail makes every add waiting for its turn, and every later one, return err. It expects s.mu
+// held and returns err.
+func (s *store) fail(err error) error {
+	if s.failed == nil {
+		s.failed = err
+	}
+	s.turn.Broadcast()
+	return err
+}
+
+// abort is fail for callers outside the store (a worker that failed on its batch).
+func (s *store) abort(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail(err)
+}
+
+// memberships is the number of candidate memberships added.
+func (s *store) memberships() int { return len(s.orgs) }
+
+// finishPayloads flushes and closes the payload file.
+func (s *store) finishPayloads() error {
+	err := s.payloads.Flush()
+	if cerr := s.payloadF.Close(); err == nil {
+		err = cerr
+	}
+	s.payloadF = nil
+	if err != nil {
+		return fmt.Errorf("write payload file: %w", err)
 	}
 	return nil
 }
@@ -158,13 +250,18 @@ func (s *store) flush() error {
 		}
 		rec := recordBytes(s.mem.get(e.ref))
 		s.orgBytes[e.org] += int64(len(rec)) + entryBytes
-		if err := s.spill.add(int(p), e.org, rec); err != nil {
+		if err := s.spill.add(int(p), e, rec); err != nil {
 			return err
 		}
 	}
-	s.mem = arena{}
+	s.mem = arena{chunkSize: s.chunkSize()}
 	s.entries = nil
 	return nil
+}
+
+// chunkSize is the arena chunk size for the budget: a sixteenth of it, within bounds.
+func (s *store) chunkSize() int {
+	return int(min(max(s.budget/16, minArenaChunk), maxArenaChunk))
 }
 
 // splitKeys returns parts-1 organization keys cutting the memberships in memory into parts
@@ -197,7 +294,7 @@ func (s *store) splitKeys(parts int) []string {
 // store when nothing spilled, else each spill file read back (and removed) one at a time. A
 // spill file larger than a partition should be (the first flush saw an unrepresentative sample
 // of keys) is split again by its organizations' exact sizes first.
-func (s *store) partitions(ctx context.Context, before func() error, fn func(entries []entry, mem *arena) error) error {
+func (s *store) partitions(ctx context.Context, fn func(entries []entry, mem *arena) error) error {
 	if s.spill == nil {
 		return fn(s.entries, &s.mem)
 	}
@@ -207,7 +304,7 @@ func (s *store) partitions(ctx context.Context, before func() error, fn func(ent
 	if err := s.spill.close(); err != nil {
 		return err
 	}
-	mem := &arena{}
+	mem := &arena{chunkSize: s.chunkSize()}
 	var entries []entry
 	for p, part := range s.spill.parts {
 		if err := ctx.Err(); err != nil {
@@ -221,11 +318,6 @@ func (s *store) partitions(ctx context.Context, before func() error, fn func(ent
 			}
 		}
 		for _, f := range files {
-			// Rows of the previous partition may still be queued for writing: wait for them
-			// before the arena is reused.
-			if err := before(); err != nil {
-				return err
-			}
 			mem.reset()
 			var err error
 			if entries, err = readSpill(f, s.alloc, mem, entries[:0]); err != nil {
@@ -265,7 +357,7 @@ func (s *store) resplit(p int32, path string) ([]string, error) {
 		return nil, err
 	}
 	sp.flushBytes = s.spill.flushBytes
-	err = streamSpill(path, s.alloc, func(org uint32, rec []byte) error { return sp.add(sub[org], org, rec) })
+	err = streamSpill(path, s.alloc, func(e entry, rec []byte) error { return sp.add(sub[e.org], e, rec) })
 	if cerr := sp.close(); err == nil {
 		err = cerr
 	}
@@ -281,17 +373,27 @@ func (s *store) resplit(p int32, path string) ([]string, error) {
 	return files, nil
 }
 
-// cleanup removes the spill files and folder.
+// release drops the key records and entries once every membership is decided.
+func (s *store) release() {
+	s.mem, s.entries = arena{}, nil
+}
+
+// cleanup removes the spill files, the payload file and the folder.
 func (s *store) cleanup() {
 	if s.spill != nil {
 		s.spill.abort()
 	}
+	if s.payloadF != nil {
+		s.payloadF.Close()
+	}
 	os.RemoveAll(s.dir)
 }
 
-// spillSchema is the schema of spill files: the organization index and the encoded record.
+// spillSchema is the schema of spill files: the organization index, the membership id and the
+// key record.
 var spillSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "org", Type: arrow.PrimitiveTypes.Uint32},
+	{Name: "gid", Type: arrow.PrimitiveTypes.Uint32},
 	{Name: "record", Type: arrow.BinaryTypes.Binary},
 }, nil)
 
@@ -340,10 +442,11 @@ func newSpiller(dir, prefix string, parts int, alloc memory.Allocator) (*spiller
 	return sp, nil
 }
 
-func (sp *spiller) add(p int, org uint32, rec []byte) error {
+func (sp *spiller) add(p int, e entry, rec []byte) error {
 	part := sp.parts[p]
-	part.b.Field(0).(*array.Uint32Builder).Append(org)
-	part.b.Field(1).(*array.BinaryBuilder).Append(rec)
+	part.b.Field(0).(*array.Uint32Builder).Append(e.org)
+	part.b.Field(1).(*array.Uint32Builder).Append(e.gid)
+	part.b.Field(2).(*array.BinaryBuilder).Append(rec)
 	part.bytes += len(rec)
 	part.total += int64(len(rec)) + entryBytes
 	if part.bytes >= sp.flushBytes {
@@ -398,8 +501,8 @@ func (sp *spiller) abort() {
 }
 
 // streamSpill calls fn for every membership of a spill file, one batch in memory at a time. rec
-// is only valid during the call.
-func streamSpill(path string, alloc memory.Allocator, fn func(org uint32, rec []byte) error) error {
+// is only valid during the call, and e.ref is not set.
+func streamSpill(path string, alloc memory.Allocator, fn func(e entry, rec []byte) error) error {
 	pf, err := file.OpenParquetFile(path, false, file.WithReadProps(parquet.NewReaderProperties(alloc)))
 	if err != nil {
 		return fmt.Errorf("read spill file: %w", err)
@@ -416,10 +519,10 @@ func streamSpill(path string, alloc memory.Allocator, fn func(org uint32, rec []
 	defer rr.Release()
 	for rr.Next() {
 		rec := rr.RecordBatch()
-		orgs := rec.Column(0).(*array.Uint32)
-		recs := rec.Column(1).(*array.Binary)
+		orgs, gids := rec.Column(0).(*array.Uint32), rec.Column(1).(*array.Uint32)
+		recs := rec.Column(2).(*array.Binary)
 		for i := range int(rec.NumRows()) {
-			if err := fn(orgs.Value(i), recs.Value(i)); err != nil {
+			if err := fn(entry{org: orgs.Value(i), gid: gids.Value(i)}, recs.Value(i)); err != nil {
 				return err
 			}
 		}
@@ -449,12 +552,12 @@ func readSpill(path string, alloc memory.Allocator, mem *arena, entries []entry)
 	entries = slices.Grow(entries, int(pf.NumRows()))
 	for rr.Next() {
 		rec := rr.RecordBatch()
-		orgs := rec.Column(0).(*array.Uint32)
-		recs := rec.Column(1).(*array.Binary)
+		orgs, gids := rec.Column(0).(*array.Uint32), rec.Column(1).(*array.Uint32)
+		recs := rec.Column(2).(*array.Binary)
 		offsets := recs.ValueOffsets()
 		base := mem.add(recs.ValueBytes())
 		for i := range int(rec.NumRows()) {
-			entries = append(entries, entry{org: orgs.Value(i), ref: base + uint64(offsets[i]-offsets[0])})
+			entries = append(entries, entry{org: orgs.Value(i), gid: gids.Value(i), ref: base + uint64(offsets[i]-offsets[0])})
 		}
 	}
 	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {

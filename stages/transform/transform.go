@@ -3,11 +3,13 @@ package transform
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -20,6 +22,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stytch-migrate/stytch-migrate/internal/arrowpool"
 	"github.com/stytch-migrate/stytch-migrate/pipeline"
 	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
@@ -62,6 +65,9 @@ const (
 // rest covers the sort keys of a partition, read and write buffers and the garbage collector's
 // headroom.
 const budgetShare = 3
+
+// gcPercent is the garbage collector's GOGC while the stage runs (see Run).
+const gcPercent = 25
 
 type options struct {
 	spillBytes int64
@@ -123,6 +129,18 @@ func Run(ctx context.Context, cfg Config, env *pipeline.Env, opts ...Option) (*p
 		debug.SetMemoryLimit(int64(cfg.Transform.MemoryLimit))
 		defer debug.SetMemoryLimit(prev)
 	}
+	// The stage's large structures are pointer-free (arenas of records, tables of integers), so
+	// a collection costs little beyond its fixed overhead: collect at a quarter of the live heap
+	// rather than Go's default of all of it, unless GOGC is set. This keeps the peak near the
+	// live set.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(gcPercent))
+	}
+	// Batches are read and written in a steady stream: reuse their buffers instead of making
+	// garbage of them.
+	pool := arrowpool.New(o.alloc, arrowpool.DefaultLimit)
+	defer pool.Release()
+	o.alloc = pool
 	t := &run{cfg: cfg, env: env, opts: o}
 	return t.run(ctx)
 }
@@ -173,8 +191,14 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read users: %w", err)
 	}
-	defer users.Close()
-	t.store = newStore(t.opts.spillBytes, env.Dir.Path(spillDir), users.rows, t.opts.alloc)
+	defer func() {
+		if users != nil {
+			users.Close()
+		}
+	}()
+	if t.store, err = newStore(t.opts.spillBytes, env.Dir.Path(spillDir), users.rows, t.opts.alloc); err != nil {
+		return nil, err
+	}
 	defer t.store.cleanup()
 
 	progress := pipeline.NoProgress("", "")
@@ -189,17 +213,20 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	users.Close() // its buffers are not needed any more
+	users = nil
+	if err := t.store.finishPayloads(); err != nil {
+		return nil, err
+	}
 
 	out, err := t.openOutputs()
 	if err != nil {
 		return nil, err
 	}
 	defer out.abort()
-	t0 = time.Now()
 	if err := t.plan(ctx, out); err != nil {
 		return nil, err
 	}
-	t.logPhase("plan", t0)
 	t0 = time.Now()
 	if err := t.ledger.check(); err != nil {
 		return nil, err
@@ -259,14 +286,18 @@ func (t *run) logPhase(phase string, start time.Time) {
 // scan reads the users batch by batch and applies the per-user rules on worker goroutines.
 func (t *run) scan(ctx context.Context, users *usersReader, usersPath string, p *planner, progress pipeline.Progress) error {
 	g, ctx := errgroup.WithContext(ctx)
-	batches := make(chan arrow.RecordBatch, t.opts.workers)
+	type seqBatch struct {
+		seq int64
+		b   arrow.RecordBatch
+	}
+	batches := make(chan seqBatch, t.opts.workers)
 	g.Go(func() error {
 		defer close(batches)
-		for users.rr.Next() {
+		for seq := int64(0); users.rr.Next(); seq++ {
 			b := users.rr.RecordBatch()
 			b.Retain()
 			select {
-			case batches <- b:
+			case batches <- seqBatch{seq, b}:
 			case <-ctx.Done():
 				b.Release()
 				return ctx.Err()
@@ -280,13 +311,14 @@ func (t *run) scan(ctx context.Context, users *usersReader, usersPath string, p 
 	for range max(t.opts.workers, 1) {
 		g.Go(func() error {
 			w := &worker{run: t, p: p}
-			for b := range batches {
-				rows := b.NumRows()
-				err := w.batch(b)
-				b.Release()
+			for sb := range batches {
+				rows := sb.b.NumRows()
+				err := w.batch(sb.seq, sb.b)
+				sb.b.Release()
 				if err != nil {
-					for b := range batches {
-						b.Release()
+					t.store.abort(err)
+					for sb := range batches {
+						sb.b.Release()
 					}
 					return err
 				}
@@ -311,12 +343,13 @@ type worker struct {
 	ledger ledger
 }
 
-func (w *worker) batch(b arrow.RecordBatch) error {
+// batch plans the users of record batch number seq.
+func (w *worker) batch(seq int64, b arrow.RecordBatch) error {
 	cols, err := bindUserColumns(b)
 	if err != nil {
 		return fmt.Errorf("read users: %w", err)
 	}
-	w.local.reset()
+	w.local.reset(seq)
 	var rejects []schemas.Reject
 	for i := range int(b.NumRows()) {
 		cols.row(i, &w.u)
@@ -326,8 +359,7 @@ func (w *worker) batch(b arrow.RecordBatch) error {
 			rejects = append(rejects, cloneReject(w.plan.reject))
 			continue
 		}
-		off := len(w.local.buf)
-		w.local.buf = appendRecord(w.local.buf, &w.plan.pl)
+		off, kept := len(w.local.buf), 0
 		w.ledger.planned.add(w.u.UserID, "")
 		for k, key := range w.plan.keys {
 			w.ledger.candidates.add(w.u.UserID, key)
@@ -337,6 +369,12 @@ func (w *worker) batch(b arrow.RecordBatch) error {
 			}
 			w.local.keys = append(w.local.keys, key)
 			w.local.offs = append(w.local.offs, off)
+			kept++
+		}
+		if kept > 0 {
+			w.local.buf = appendKeyRecord(w.local.buf, &w.plan.pl)
+			w.local.payloads = binary.AppendUvarint(w.local.payloads, uint64(kept))
+			w.local.payloads = appendRecord(w.local.payloads, &w.plan.pl)
 		}
 	}
 	if err := w.run.store.add(&w.local, int(b.NumRows())); err != nil {
@@ -360,8 +398,9 @@ func cloneReject(r schemas.Reject) schemas.Reject {
 	return r
 }
 
-// plan dedupes the candidates and writes every output.
+// plan decides every candidate membership, then writes every output.
 func (t *run) plan(ctx context.Context, out *outputs) error {
+	t0 := time.Now()
 	dict := t.store.dict
 	order := make([]uint32, len(dict.keys))
 	for i := range order {
@@ -372,17 +411,19 @@ func (t *run) plan(ctx context.Context, out *outputs) error {
 	for r, i := range order {
 		ranks[i] = uint32(r)
 	}
-	counts := make([]int64, len(dict.keys))
-	final := newFinalSink(out, t)
-	d := &deduper{dict: dict, ranks: ranks, pws: t.pws, sink: final, counts: counts}
-	err := t.store.partitions(ctx, final.drain, d.run)
-	if werr := final.wait(); err == nil {
-		err = werr
-	}
-	if err != nil {
+	dec := newDecisions(t.store.memberships(), len(dict.keys))
+	d := &deduper{dict: dict, ranks: ranks, dec: dec, sink: &finalSink{out: out, run: t}, workers: t.opts.workers}
+	if err := t.store.partitions(ctx, d.run); err != nil {
 		return err
 	}
-	if err := t.writeOrganizations(out, dict, counts); err != nil {
+	t.store.release()
+	t.logPhase("dedupe", t0)
+	t0 = time.Now()
+	if err := t.emit(ctx, out, dec); err != nil {
+		return err
+	}
+	t.logPhase("members", t0)
+	if err := t.writeOrganizations(out, dict, dec.counts); err != nil {
 		return err
 	}
 	t.rejects = append(t.rejects, t.pws.rejectsAll()...)

@@ -1,0 +1,61 @@
+package transform
+
+import (
+	"testing"
+)
+
+// TestRecordsRoundTrip encodes payload and key records of every shape and decodes them back:
+// canonical and other user ids, an external id equal to the user id or not, extreme positions
+// and times, empty and Unicode strings.
+func TestRecordsRoundTrip(t *testing.T) {
+	const canonical = "user-test-0d9e9a5c-1234-4abc-9def-0123456789ab"
+	payloads := []payload{
+		{userID: canonical, email: "a@x.io", extID: canonical, extSrc: extFromUserID, created: 1, position: 0, verified: true},
+		{userID: "user-live-ffffffff-ffff-ffff-ffff-ffffffffffff", email: "b@x.io", extID: "crm.42", extSrc: extFromExternalID,
+			name: "Zoë Müller", phone: "+4930123456", trusted: `{"org_ids":["acme"]}`, untrusted: `{"t":"ü"}`,
+			created: noCreatedAt, position: 1 << 40, pending: true, warnings: warnPhoneNotE164 | warnUntrustedDropped},
+		{userID: "u1", email: "c@x.io", extID: "u1", extSrc: extFromMetadata, created: -5, position: -1},
+		{userID: "USER-TEST-0D9E9A5C-1234-4ABC-9DEF-0123456789AB", email: "", extID: "x", created: 0, position: 7},
+		{userID: "", email: "ü@ü.io", extID: "", created: 3, position: 3},
+	}
+	for _, pl := range payloads {
+		rec := appendRecord([]byte("junk"), &pl)[4:]
+		if len(recordBytes(rec)) != len(rec) {
+			t.Fatalf("%s: record length prefix %d, record %d bytes", pl.userID, len(recordBytes(rec)), len(rec))
+		}
+		_, k := uvarintPrefix(rec)
+		var got payload
+		var scratch []byte
+		decodeRecordBody(rec[k:], &got, &scratch)
+		if got != pl {
+			t.Errorf("payload record:\n got %+v\nwant %+v", got, pl)
+		}
+
+		key := appendKeyRecord(nil, &pl)
+		if len(recordBytes(key)) != len(key) {
+			t.Fatalf("%s: key record length prefix %d, record %d bytes", pl.userID, len(recordBytes(key)), len(key))
+		}
+		var kr keyRecord
+		decodeKeyRecord(key, &kr, &scratch)
+		want := keyRecord{created: pl.created, position: pl.position, verified: pl.verified, extSrc: pl.extSrc,
+			userID: pl.userID, email: pl.email, extID: pl.extID}
+		if kr != want {
+			t.Errorf("key record:\n got %+v\nwant %+v", kr, want)
+		}
+	}
+	// A canonical user id is stored packed: the record is shorter than the id's text.
+	pl := payloads[0]
+	if n := len(appendKeyRecord(nil, &pl)); n >= len(canonical) {
+		t.Errorf("key record of a canonical id is %d bytes, want it packed below %d", n, len(canonical))
+	}
+}
+
+// uvarintPrefix returns a record's length and the size of its prefix.
+func uvarintPrefix(b []byte) (int, int) {
+	n := len(recordBytes(b))
+	k := 1
+	for b[k-1] >= 0x80 {
+		k++
+	}
+	return n - k, k
+}
