@@ -11,9 +11,12 @@
 //
 // # File format
 //
-// Files are written with zstd compression, dictionary encoding for strings, row groups cut at
-// [DefaultRowGroupRows] rows, and the Arrow schema stored in the footer so that timestamps and
-// nested types read back exactly. Every file carries four key-value metadata entries:
+// Files are written with zstd compression (level 1), row groups cut at [DefaultRowGroupRows] rows,
+// and the Arrow schema stored in the footer so that timestamps and nested types read back
+// exactly. Dictionary encoding is used for the low-cardinality string columns only (status,
+// reason, rule...), and for a row group only while it has few distinct values; ids, emails and
+// metadata are plain. The writer drives Parquet's column writers directly (no Arrow builders) and
+// writes what pqarrow's writer would for the same Arrow schema; a test compares the two. Every file carries four key-value metadata entries:
 // [MetaSchemaName], [MetaSchemaVersion], [MetaToolVersion] and [MetaRunID]. A reader refuses a file
 // whose schema name or version is not the one it expects, naming the file and both versions.
 //
@@ -24,7 +27,7 @@
 //
 // # Ownership
 //
-// Rows handed to a Writer are copied into Arrow builders before Append returns. Rows returned by a
+// Rows handed to a Writer are copied into the writer's column buffers before Append returns. Rows returned by a
 // Reader own their strings and slices: copying the value (v := *r.Row()) is always safe, even after
 // the reader moves on or is closed. Whoever creates a Writer or Reader must Close it.
 package schemas
