@@ -244,13 +244,22 @@ func newRunID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }
 
-// describeFile records the file at rel in d: its sha256 and size, and for a Parquet file its
-// rows and schema from the footer.
-func describeFile(d *RunDir, rel string) (FileRecord, error) {
+// describeFile records the file at rel in d: its sha256 (sum when the caller already has it, else
+// read from the file) and size, and for a Parquet file its rows and schema from the footer.
+func describeFile(d *RunDir, rel, sum string) (FileRecord, error) {
 	path := d.Path(rel)
-	sum, size, err := fileSHA256(path)
-	if err != nil {
-		return FileRecord{}, err
+	var size int64
+	if sum != "" {
+		info, err := os.Stat(path)
+		if err != nil {
+			return FileRecord{}, err
+		}
+		size = info.Size()
+	} else {
+		var err error
+		if sum, size, err = fileSHA256(path); err != nil {
+			return FileRecord{}, err
+		}
 	}
 	rec := FileRecord{Path: d.Rel(path), SHA256: sum, Size: size}
 	isPQ, err := isParquetFile(path)

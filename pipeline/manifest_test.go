@@ -276,3 +276,26 @@ func TestHashConfig(t *testing.T) {
 		t.Error("HashConfig of a func succeeded")
 	}
 }
+
+// TestRunStageUsesStageHashes checks that an input the stage hashed while reading is recorded with
+// the stage's sha256 (not read again) and the file's size, and that other inputs are hashed.
+func TestRunStageUsesStageHashes(t *testing.T) {
+	env := newEnv(t)
+	dir := t.TempDir()
+	hashed, other := filepath.Join(dir, "export.jsonl"), filepath.Join(dir, "orgs.csv")
+	if err := os.WriteFile(hashed, []byte("0123456789"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, []byte("org_key\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const given = "given-by-the-stage"
+	mustRun(t, env, fakeStage{name: pipeline.StageExtract, run: func(*pipeline.Env) (*pipeline.Result, error) {
+		return &pipeline.Result{Inputs: []string{hashed, other}, InputSHA256: map[string]string{hashed: given}}, nil
+	}})
+	in := loadManifest(t, env.Dir).Stages[pipeline.StageExtract].Inputs
+	sum, _ := sha256File(t, other)
+	if len(in) != 2 || in[0].SHA256 != given || in[0].Size != 10 || in[1].SHA256 != sum || in[1].Size != 8 {
+		t.Fatalf("inputs %+v", in)
+	}
+}

@@ -117,14 +117,14 @@ func RunStage(ctx context.Context, env *Env, s Stage) (*Result, error) {
 // recordFiles describes res's inputs and outputs into rec.
 func recordFiles(d *RunDir, rec *StageRecord, res *Result) error {
 	for _, p := range res.Inputs {
-		f, err := describeFile(d, p)
+		f, err := describeFile(d, p, res.InputSHA256[p])
 		if err != nil {
 			return fmt.Errorf("record input %s: %w", p, err)
 		}
 		rec.Inputs = append(rec.Inputs, f)
 	}
 	for _, p := range res.Outputs {
-		f, err := describeFile(d, p)
+		f, err := describeFile(d, p, "")
 		if err != nil {
 			return fmt.Errorf("record output %s: %w", p, err)
 		}

@@ -67,4 +67,8 @@ type Result struct {
 	// Partial is true when the stage finished but rejected or failed some records; the
 	// command then exits with ExitPartial.
 	Partial bool
+	// InputSHA256 holds the hex sha256 of inputs the stage hashed while reading them whole, by
+	// their path as in Inputs, so that recording them does not read them again. Inputs not in
+	// it are hashed when recorded.
+	InputSHA256 map[string]string
 }

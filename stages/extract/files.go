@@ -2,6 +2,8 @@ package extract
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -87,6 +89,8 @@ type fileStats struct {
 	bytes       int64
 	headersSeen int64 // CSV header rows, the first one included
 	blankLines  int64 // JSON Lines blank lines skipped
+	// sha256 is the hex sha256 of the whole file, hashed while it was read (for the manifest).
+	sha256 string
 }
 
 // fileSource reads one export file through a bounded pipeline: a reader goroutine splits blocks
@@ -131,7 +135,11 @@ func (s *fileSource) run(ctx context.Context, chk *checker) (fileStats, error) {
 
 	g.Go(func() error {
 		defer close(work)
-		return s.read(gctx, f, sp, &st, pool, func(c *chunk) error {
+		// Hash the file as it is read, for the manifest: reading it again afterwards would cost
+		// a second pass over the whole export.
+		h := sha256.New()
+		r := io.TeeReader(f, h)
+		err := s.read(gctx, r, sp, &st, pool, func(c *chunk) error {
 			select {
 			case tokens <- struct{}{}:
 			case <-gctx.Done():
@@ -144,6 +152,15 @@ func (s *fileSource) run(ctx context.Context, chk *checker) (fileStats, error) {
 				return gctx.Err()
 			}
 		})
+		if err != nil {
+			return err
+		}
+		// Bytes after the last record (trailing white space) belong to the file too.
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return fmt.Errorf("read users: %s: %w", s.path, err)
+		}
+		st.sha256 = hex.EncodeToString(h.Sum(nil))
+		return nil
 	})
 	var wg sync.WaitGroup
 	for range workers {

@@ -1,9 +1,14 @@
 package extract
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/stytch-migrate/stytch-migrate/pipeline"
 	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
 
@@ -164,6 +169,44 @@ func TestBlockBoundaries(t *testing.T) {
 			}
 			if a, b := canonicalLines(t, readUsers(t, small)), canonicalLines(t, readUsers(t, big)); a != b {
 				t.Errorf("small blocks read\n%s\nwhole file read\n%s", a, b)
+			}
+		})
+	}
+}
+
+// TestSourceHashedWhileRead checks that the manifest records the sha256 of the whole source file,
+// trailing white space included, as hashed while extract read it (with blocks small enough that
+// the file takes many reads).
+func TestSourceHashedWhileRead(t *testing.T) {
+	for _, src := range fixtureSources {
+		t.Run(src.kind, func(t *testing.T) {
+			data, err := os.ReadFile(fixture(src.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), filepath.Base(src.file))
+			if src.kind != SourceExportCSV { // in CSV, a blank line is a record
+				data = append(data, "\n \n"...)
+			}
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			d := runDir(t)
+			res, err := runExtract(t, d, Config{Type: src.kind, Path: path}, WithBlockSize(1024))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(data)
+			if got, want := res.InputSHA256[path], hex.EncodeToString(sum[:]); got != want {
+				t.Fatalf("stage hashed %s as %q, want %q", path, got, want)
+			}
+			m, err := pipeline.LoadManifest(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := m.Stages[pipeline.StageExtract].Inputs
+			if len(in) != 1 || in[0].SHA256 != hex.EncodeToString(sum[:]) || in[0].Size != int64(len(data)) {
+				t.Fatalf("manifest input %+v, want sha256 %x and size %d", in, sum, len(data))
 			}
 		})
 	}

@@ -161,7 +161,8 @@ func (s *Stage) runFile(ctx context.Context, env *pipeline.Env) (*pipeline.Resul
 			"path":          abs,
 			"on_bad_record": s.cfg.OnBadRecord,
 		},
-		Partial: chk.bad > 0,
+		Partial:     chk.bad > 0,
+		InputSHA256: map[string]string{abs: st.sha256},
 	}
 	if s.cfg.Type == SourceExportCSV {
 		res.Counts[CountHeaderRowsSkipped] = max(st.headersSeen-1, 0)

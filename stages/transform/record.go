@@ -32,10 +32,9 @@ const (
 	extSrcShift = 4
 )
 
-// appendRecord encodes the payload record of pl at the end of buf.
-func appendRecord(buf []byte, pl *payload) []byte {
-	var packed [stytchid.PackedLen]byte
-	flags, ext := recordFlags(pl, &packed)
+// appendRecord encodes the payload record of pl, whose head is h, at the end of buf.
+func appendRecord(buf []byte, pl *payload, h *recordHead) []byte {
+	flags, ext := h.flags, h.ext
 	if pl.pending {
 		flags |= flagPending
 	}
@@ -48,7 +47,7 @@ func appendRecord(buf []byte, pl *payload) []byte {
 	buf = binary.LittleEndian.AppendUint64(buf, uint64(pl.created))
 	buf = binary.AppendVarint(buf, pl.position)
 	buf = append(buf, flags, pl.warnings)
-	buf = appendUserID(buf, flags, pl.userID, &packed)
+	buf = appendUserID(buf, flags, pl.userID, &h.packed)
 	for _, s := range strs {
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		buf = append(buf, s...)
@@ -56,22 +55,29 @@ func appendRecord(buf []byte, pl *payload) []byte {
 	return buf
 }
 
-// recordFlags returns the flags both record kinds share and the external id to store (empty when
-// it is the user id). With flagPackedUserID set, packed holds the packed user id.
-func recordFlags(pl *payload, packed *[stytchid.PackedLen]byte) (flags byte, ext string) {
-	flags = pl.extSrc << extSrcShift
+// recordHead is what both record kinds of a user start with: the flags, the external id to
+// store (empty when it is the user id) and, with flagPackedUserID, the packed user id. It is
+// computed once per user for both records.
+type recordHead struct {
+	flags  byte
+	ext    string
+	packed [stytchid.PackedLen]byte
+}
+
+// newRecordHead returns the record head of pl.
+func newRecordHead(pl *payload) recordHead {
+	h := recordHead{flags: pl.extSrc << extSrcShift, ext: pl.extID}
 	if pl.verified {
-		flags |= flagVerified
+		h.flags |= flagVerified
 	}
-	ext = pl.extID
-	if ext == pl.userID {
-		ext = ""
-		flags |= flagExtIsUserID
+	if h.ext == pl.userID {
+		h.ext = ""
+		h.flags |= flagExtIsUserID
 	}
-	if _, ok := stytchid.AppendPacked(packed[:0], pl.userID); ok {
-		flags |= flagPackedUserID
+	if _, ok := stytchid.AppendPacked(h.packed[:0], pl.userID); ok {
+		h.flags |= flagPackedUserID
 	}
-	return flags, ext
+	return h
 }
 
 // userIDLen is the encoded length of a user id.
@@ -135,17 +141,16 @@ type keyRecord struct {
 	extID             string
 }
 
-// appendKeyRecord encodes the key record of pl at the end of buf.
-func appendKeyRecord(buf []byte, pl *payload) []byte {
-	var packed [stytchid.PackedLen]byte
-	flags, ext := recordFlags(pl, &packed)
+// appendKeyRecord encodes the key record of pl, whose head is h, at the end of buf.
+func appendKeyRecord(buf []byte, pl *payload, h *recordHead) []byte {
+	flags, ext := h.flags, h.ext
 	n := 8 + varintLen(pl.position) + 1 + userIDLen(flags, pl.userID) + uvarintLen(uint64(len(pl.email))) + len(pl.email) +
 		uvarintLen(uint64(len(ext))) + len(ext)
 	buf = binary.AppendUvarint(buf, uint64(n))
 	buf = binary.LittleEndian.AppendUint64(buf, uint64(pl.created))
 	buf = binary.AppendVarint(buf, pl.position)
 	buf = append(buf, flags)
-	buf = appendUserID(buf, flags, pl.userID, &packed)
+	buf = appendUserID(buf, flags, pl.userID, &h.packed)
 	for _, s := range [...]string{pl.email, ext} {
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		buf = append(buf, s...)

@@ -19,7 +19,8 @@ func TestRecordsRoundTrip(t *testing.T) {
 		{userID: "", email: "ü@ü.io", extID: "", created: 3, position: 3},
 	}
 	for _, pl := range payloads {
-		rec := appendRecord([]byte("junk"), &pl)[4:]
+		h := newRecordHead(&pl)
+		rec := appendRecord([]byte("junk"), &pl, &h)[4:]
 		if len(recordBytes(rec)) != len(rec) {
 			t.Fatalf("%s: record length prefix %d, record %d bytes", pl.userID, len(recordBytes(rec)), len(rec))
 		}
@@ -31,7 +32,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 			t.Errorf("payload record:\n got %+v\nwant %+v", got, pl)
 		}
 
-		key := appendKeyRecord(nil, &pl)
+		key := appendKeyRecord(nil, &pl, &h)
 		if len(recordBytes(key)) != len(key) {
 			t.Fatalf("%s: key record length prefix %d, record %d bytes", pl.userID, len(recordBytes(key)), len(key))
 		}
@@ -45,7 +46,8 @@ func TestRecordsRoundTrip(t *testing.T) {
 	}
 	// A canonical user id is stored packed: the record is shorter than the id's text.
 	pl := payloads[0]
-	if n := len(appendKeyRecord(nil, &pl)); n >= len(canonical) {
+	h := newRecordHead(&pl)
+	if n := len(appendKeyRecord(nil, &pl, &h)); n >= len(canonical) {
 		t.Errorf("key record of a canonical id is %d bytes, want it packed below %d", n, len(canonical))
 	}
 }

@@ -372,9 +372,10 @@ func (w *worker) batch(seq int64, b arrow.RecordBatch) error {
 			kept++
 		}
 		if kept > 0 {
-			w.local.buf = appendKeyRecord(w.local.buf, &w.plan.pl)
+			h := newRecordHead(&w.plan.pl)
+			w.local.buf = appendKeyRecord(w.local.buf, &w.plan.pl, &h)
 			w.local.payloads = binary.AppendUvarint(w.local.payloads, uint64(kept))
-			w.local.payloads = appendRecord(w.local.payloads, &w.plan.pl)
+			w.local.payloads = appendRecord(w.local.payloads, &w.plan.pl, &h)
 		}
 	}
 	if err := w.run.store.add(&w.local, int(b.NumRows())); err != nil {
