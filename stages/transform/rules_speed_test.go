@@ -2,7 +2,6 @@ package transform
 
 import (
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -124,21 +123,6 @@ func refStringEnd(s string, i int) (int, bool) {
 		}
 	}
 	return 0, false
-}
-
-// refTally is the tally as it was: FNV-1a over userID, a zero byte and orgKey, spread by mix64.
-type refTally struct {
-	n   int64
-	sum uint64
-}
-
-func (t *refTally) add(userID, orgKey string) {
-	h := fnv.New64a()
-	h.Write([]byte(userID))
-	h.Write([]byte{0})
-	h.Write([]byte(orgKey))
-	t.n++
-	t.sum += mix64(h.Sum64())
 }
 
 // emailEdgeCases are inputs at the edges of every normalization step and validity rule.
