@@ -39,7 +39,7 @@ after the newest user of the last successful extract; users.parquet then holds o
 			if cmd.Flags().Changed("on-bad-record") {
 				cfg.OnBadRecord = onBadRecord
 			}
-			p, err := a.extractPlan(fc, cfg)
+			p, err := a.extractPlan(fc, cfg, false)
 			if err != nil {
 				return err
 			}

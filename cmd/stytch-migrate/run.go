@@ -65,9 +65,9 @@ func (a *app) runPipeline(ctx context.Context, fc *fileConfig, opts pipeline.Run
 			return nil, usageError("--until %q: not one of %s", opts.Until, strings.Join(order, ", "))
 		}
 	}
-	// Extract and transform are built now (their config errors show before anything runs);
-	// load and verify need B2B credentials, so they are built only if they run.
-	extractPlan, err := a.extractPlan(fc, fc.Source)
+	// Every config is checked now, before anything runs. Stages that need credentials (load,
+	// verify, and extract from the API) are built only if they run.
+	extractPlan, err := a.extractPlan(fc, fc.Source, true)
 	if err != nil {
 		return nil, err
 	}

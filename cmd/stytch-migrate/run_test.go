@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,5 +210,54 @@ func TestDemo(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, nil, "--run-dir", other, "demo"); code != pipeline.ExitUsage || !strings.Contains(stderr, "not empty") {
 		t.Fatalf("demo on a foreign folder: exit %d, %q", code, stderr)
+	}
+}
+
+// TestRunFromAPINeedsCredentialsOnlyToExtract extracts from the emulator's Consumer project:
+// once everything is up to date, a run needs no credentials at all (no client is built), while
+// the extract command alone still checks the Consumer credentials before it starts.
+func TestRunFromAPINeedsCredentialsOnlyToExtract(t *testing.T) {
+	srv := stytchtest.NewServer()
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var users []stytch.User
+	for i := range 30 {
+		users = append(users, stytch.User{
+			Emails:          []stytch.UserEmail{{Email: fmt.Sprintf("u%d@acme.io", i), Verified: true}},
+			TrustedMetadata: json.RawMessage(fmt.Sprintf(`{"org_ids":["org-%d"]}`, i%3)),
+		})
+	}
+	if err := srv.AddUsers(users...); err != nil {
+		t.Fatal(err)
+	}
+	env := emulatorEnvFor(srv)
+	cc := srv.ConsumerConfig()
+	env[stytch.EnvConsumerProjectID], env[stytch.EnvConsumerSecret] = cc.ProjectID, cc.Secret.Reveal()
+	config := filepath.Join(t.TempDir(), "migrate.yaml")
+	if err := os.WriteFile(config, []byte("source:\n  type: stytch_api\norganizations:\n  strategy: metadata\n"+
+		"  metadata_field: trusted_metadata.org_ids\nload:\n  rate: 2000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runDir := filepath.Join(t.TempDir(), "run")
+	if code, _, stderr := runCLI(t, env, "--config", config, "--run-dir", runDir, "run"); code != pipeline.ExitOK {
+		t.Fatalf("first run exited %d: %s", code, stderr)
+	}
+	if n := srv.Snapshot().MemberCount(); n != len(users) {
+		t.Fatalf("emulator holds %d members, want %d", n, len(users))
+	}
+	code, _, stderr := runCLI(t, nil, "--config", config, "--run-dir", runDir, "run")
+	if code != pipeline.ExitOK {
+		t.Fatalf("up-to-date run without credentials exited %d: %s", code, stderr)
+	}
+	for name, action := range stageActions(readRunSummary(t, runDir)) {
+		if action != pipeline.ActionSkipped {
+			t.Fatalf("second run: %s %s", name, action)
+		}
+	}
+	code, _, stderr = runCLI(t, nil, "--config", config, "--run-dir", runDir, "extract")
+	if code != pipeline.ExitConfig || !strings.Contains(stderr, stytch.EnvConsumerProjectID) {
+		t.Fatalf("extract without credentials exited %d: %s", code, stderr)
 	}
 }

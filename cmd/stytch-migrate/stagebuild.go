@@ -34,22 +34,34 @@ func (a *app) runOne(ctx context.Context, p stagePlan) (*pipeline.Result, *pipel
 }
 
 // extractPlan builds the extract stage from cfg, the config's source section with any flag
-// overrides applied.
-func (a *app) extractPlan(fc *fileConfig, cfg extract.Config) (stagePlan, error) {
+// overrides applied. With lazyAPI, an API source's client (and the Consumer credentials it
+// needs) is built only when the stage runs; the config is checked now either way.
+func (a *app) extractPlan(fc *fileConfig, cfg extract.Config, lazyAPI bool) (stagePlan, error) {
 	cfg.Path = fc.resolve(cfg.Path)
-	var opts []extract.Option
-	if cfg.Type == extract.SourceStytchAPI {
-		searcher, err := apiSearcher(a, cfg)
-		if err != nil {
-			return stagePlan{}, err
-		}
-		opts = append(opts, extract.WithSearcher(searcher))
-	}
-	stage, err := extract.New(cfg, opts...)
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return stagePlan{}, pipeline.WithExitCode(err, pipeline.ExitConfig)
 	}
-	return stagePlan{stage: a.memoryLimited(stage, extract.DefaultMemoryLimit), section: cfg}, nil
+	build := func() (stagePlan, error) {
+		var opts []extract.Option
+		if cfg.Type == extract.SourceStytchAPI {
+			searcher, err := apiSearcher(a, cfg)
+			if err != nil {
+				return stagePlan{}, err
+			}
+			opts = append(opts, extract.WithSearcher(searcher))
+		}
+		stage, err := extract.New(cfg, opts...)
+		if err != nil {
+			return stagePlan{}, pipeline.WithExitCode(err, pipeline.ExitConfig)
+		}
+		return stagePlan{stage: a.memoryLimited(stage, extract.DefaultMemoryLimit), section: cfg}, nil
+	}
+	if cfg.Type != extract.SourceStytchAPI || !lazyAPI {
+		return build()
+	}
+	// The API source needs Consumer credentials and a client: build them only if the stage
+	// runs, so that a run with nothing to extract needs neither.
+	return lazyPlan(pipeline.StageExtract, cfg, build), nil
 }
 
 // transformPlan builds the transform stage from the config's organizations, members, passwords
