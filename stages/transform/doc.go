@@ -58,8 +58,8 @@
 // So memory holds about 80 bytes per membership, not the whole member row. While the key records
 // fit in a third of the memory limit (transform.memory_limit, --memory-limit, default 1 GiB)
 // they stay in memory. Past it, the memberships are partitioned by organization key range into
-// temporary Parquet spill files under transform/.spill: each organization lands in exactly one
-// partition, and partitions are decided one at a time. A partition that came out larger than
+// temporary spill files (plain framed key records) under transform/.spill: each organization
+// lands in exactly one partition, and partitions are decided one at a time. A partition that came out larger than
 // planned (the first spill chose key ranges from an unrepresentative sample, e.g. input sorted
 // by organization) is split again by its organizations' exact sizes before it is read. One
 // organization larger than the budget is still decided in memory: the bound is per

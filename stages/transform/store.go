@@ -3,6 +3,7 @@ package transform
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,24 +14,18 @@ import (
 	"sort"
 	"strings"
 	"sync"
-
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
 // Spill settings.
 const (
 	// spillDir is where spill files go, relative to the run directory.
 	spillDir = "transform/.spill"
-	// maxSpillFlush and minSpillFlush bound how many record bytes a partition buffers before
-	// writing them; within them, all partitions together buffer at most an eighth of the budget.
+	// maxSpillFlush and minSpillFlush bound how many bytes a partition buffers before writing
+	// them; within them, all partitions together buffer at most an eighth of the budget.
 	maxSpillFlush = 1 << 20
 	minSpillFlush = 64 << 10
+	// spillReadBuffer is the read buffer of a spill file.
+	spillReadBuffer = 1 << 20
 	// minPartitions and maxPartitions bound the number of spill partitions.
 	minPartitions = 2
 	maxPartitions = 1024
@@ -106,7 +101,6 @@ type store struct {
 	dict     *orgDict
 	spill    *spiller
 	dir      string
-	alloc    memory.Allocator
 	expected int64 // users in the input
 	seen     int64 // users added so far
 
@@ -125,8 +119,8 @@ type store struct {
 	resplits int
 }
 
-func newStore(budget int64, dir string, expectedUsers int64, alloc memory.Allocator) (*store, error) {
-	s := &store{budget: budget, dict: newOrgDict(), dir: dir, expected: expectedUsers, alloc: alloc}
+func newStore(budget int64, dir string, expectedUsers int64) (*store, error) {
+	s := &store{budget: budget, dict: newOrgDict(), dir: dir, expected: expectedUsers}
 	s.mem.chunkSize = s.chunkSize()
 	s.turn = sync.NewCond(&s.mu)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -230,11 +224,10 @@ func (s *store) flush() error {
 		perUser := float64(s.mem.allocated()+int64(len(s.entries))*entryBytes) / float64(max(s.seen, 1))
 		estimate := perUser * float64(max(s.expected, s.seen))
 		parts := min(max(int(estimate*partitionSlack/float64(s.partitionBytes()))+1, minPartitions), maxPartitions)
-		sp, err := newSpiller(s.dir, "part", parts, s.alloc)
+		sp, err := newSpiller(s.dir, "part", parts, s.spillBuffer(parts))
 		if err != nil {
 			return err
 		}
-		sp.flushBytes = int(min(max(s.budget/8/int64(parts), minSpillFlush), maxSpillFlush))
 		s.spill = sp
 		sp.splits = s.splitKeys(parts)
 	}
@@ -257,6 +250,12 @@ func (s *store) flush() error {
 	s.mem = arena{chunkSize: s.chunkSize()}
 	s.entries = nil
 	return nil
+}
+
+// spillBuffer is the write buffer of each of parts spill files: together an eighth of the budget,
+// within bounds.
+func (s *store) spillBuffer(parts int) int {
+	return int(min(max(s.budget/8/int64(max(parts, 1)), minSpillFlush), maxSpillFlush))
 }
 
 // chunkSize is the arena chunk size for the budget: a sixteenth of it, within bounds.
@@ -320,7 +319,7 @@ func (s *store) partitions(ctx context.Context, fn func(entries []entry, mem *ar
 		for _, f := range files {
 			mem.reset()
 			var err error
-			if entries, err = readSpill(f, s.alloc, mem, entries[:0]); err != nil {
+			if entries, err = readSpill(f, mem, entries[:0]); err != nil {
 				return err
 			}
 			if err := fn(entries, mem); err != nil {
@@ -352,12 +351,11 @@ func (s *store) resplit(p int32, path string) ([]string, error) {
 		acc += s.orgBytes[o]
 	}
 	s.resplits++
-	sp, err := newSpiller(s.dir, fmt.Sprintf("part-%04d-sub", p), n+1, s.alloc)
+	sp, err := newSpiller(s.dir, fmt.Sprintf("part-%04d-sub", p), n+1, s.spillBuffer(len(s.spill.parts)))
 	if err != nil {
 		return nil, err
 	}
-	sp.flushBytes = s.spill.flushBytes
-	err = streamSpill(path, s.alloc, func(e entry, rec []byte) error { return sp.add(sub[e.org], e, rec) })
+	err = streamSpill(path, func(e entry, rec []byte) error { return sp.add(sub[e.org], e, rec) })
 	if cerr := sp.close(); err == nil {
 		err = cerr
 	}
@@ -389,82 +387,56 @@ func (s *store) cleanup() {
 	os.RemoveAll(s.dir)
 }
 
-// spillSchema is the schema of spill files: the organization index, the membership id and the
-// key record.
-var spillSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "org", Type: arrow.PrimitiveTypes.Uint32},
-	{Name: "gid", Type: arrow.PrimitiveTypes.Uint32},
-	{Name: "record", Type: arrow.BinaryTypes.Binary},
-}, nil)
+// Spill files are sequences of frames: the organization index and the membership id (4 bytes
+// each, little-endian), then the key record with its length prefix. They are this process's
+// temporary files, read back once in full: no other program reads them, so they need no format
+// beyond that.
+const spillFrameHeader = 8
 
 // spiller writes partition spill files.
 type spiller struct {
 	parts []*spillPart
-	alloc memory.Allocator
 	// splits are the first organization keys of partitions 1, 2, ...
 	splits []string
-	// flushBytes is how many record bytes a partition buffers before writing them.
-	flushBytes int
 }
 
 type spillPart struct {
-	path  string
-	f     *os.File
-	w     *pqarrow.FileWriter
-	b     *array.RecordBuilder
-	bytes int
+	path string
+	f    *os.File
+	w    *bufio.Writer
 	// total counts the bytes written, entries included.
 	total int64
 }
 
-func newSpiller(dir, prefix string, parts int, alloc memory.Allocator) (*spiller, error) {
+// newSpiller creates parts spill files in dir, each buffering bufBytes before writing.
+func newSpiller(dir, prefix string, parts, bufBytes int) (*spiller, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create spill folder: %w", err)
 	}
-	sp := &spiller{alloc: alloc, flushBytes: maxSpillFlush}
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Lz4Raw),
-		parquet.WithDictionaryDefault(false), parquet.WithAllocator(alloc))
+	sp := &spiller{}
 	for i := range parts {
-		path := filepath.Join(dir, fmt.Sprintf("%s-%04d.parquet", prefix, i))
+		path := filepath.Join(dir, fmt.Sprintf("%s-%04d.spill", prefix, i))
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 		if err != nil {
 			sp.abort()
 			return nil, fmt.Errorf("create spill file: %w", err)
 		}
-		w, err := pqarrow.NewFileWriter(spillSchema, f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(alloc)))
-		if err != nil {
-			f.Close()
-			sp.abort()
-			return nil, fmt.Errorf("start spill file: %w", err)
-		}
-		sp.parts = append(sp.parts, &spillPart{path: path, f: f, w: w, b: array.NewRecordBuilder(alloc, spillSchema)})
+		sp.parts = append(sp.parts, &spillPart{path: path, f: f, w: bufio.NewWriterSize(f, bufBytes)})
 	}
 	return sp, nil
 }
 
+// add appends membership e, whose key record is rec, to partition p.
 func (sp *spiller) add(p int, e entry, rec []byte) error {
 	part := sp.parts[p]
-	part.b.Field(0).(*array.Uint32Builder).Append(e.org)
-	part.b.Field(1).(*array.Uint32Builder).Append(e.gid)
-	part.b.Field(2).(*array.BinaryBuilder).Append(rec)
-	part.bytes += len(rec)
-	part.total += int64(len(rec)) + entryBytes
-	if part.bytes >= sp.flushBytes {
-		return part.write()
-	}
-	return nil
-}
-
-func (p *spillPart) write() error {
-	if p.bytes == 0 && p.b.Field(0).Len() == 0 {
-		return nil
-	}
-	rec := p.b.NewRecordBatch()
-	defer rec.Release()
-	p.bytes = 0
-	if err := p.w.Write(rec); err != nil {
+	var hdr [spillFrameHeader]byte
+	binary.LittleEndian.PutUint32(hdr[:4], e.org)
+	binary.LittleEndian.PutUint32(hdr[4:], e.gid)
+	part.w.Write(hdr[:])
+	if _, err := part.w.Write(rec); err != nil { // a bufio.Writer's error sticks: this is the first
 		return fmt.Errorf("write spill file: %w", err)
 	}
+	part.total += int64(len(rec)) + entryBytes
 	return nil
 }
 
@@ -472,17 +444,16 @@ func (p *spillPart) write() error {
 func (sp *spiller) close() error {
 	var first error
 	for _, p := range sp.parts {
-		if p.w == nil {
+		if p.f == nil {
 			continue
 		}
-		err := p.write()
-		if cerr := p.w.Close(); err == nil && cerr != nil { // closes p.f too
-			err = fmt.Errorf("finish spill file: %w", cerr)
+		err := p.w.Flush()
+		if cerr := p.f.Close(); err == nil {
+			err = cerr
 		}
-		p.b.Release()
-		p.w = nil
+		p.f = nil
 		if err != nil && first == nil {
-			first = err
+			first = fmt.Errorf("write spill file: %w", err)
 		}
 	}
 	return first
@@ -491,77 +462,57 @@ func (sp *spiller) close() error {
 // abort closes and removes every spill file.
 func (sp *spiller) abort() {
 	for _, p := range sp.parts {
-		if p.w != nil {
-			p.w.Close()
-			p.b.Release()
-			p.w = nil
+		if p.f != nil {
+			p.f.Close()
+			p.f = nil
 		}
 		os.Remove(p.path)
 	}
 }
 
-// streamSpill calls fn for every membership of a spill file, one batch in memory at a time. rec
-// is only valid during the call, and e.ref is not set.
-func streamSpill(path string, alloc memory.Allocator, fn func(e entry, rec []byte) error) error {
-	pf, err := file.OpenParquetFile(path, false, file.WithReadProps(parquet.NewReaderProperties(alloc)))
+// streamSpill calls fn for every membership of a spill file, in file order. rec is only valid
+// during the call, and e.ref is not set.
+func streamSpill(path string, fn func(e entry, rec []byte) error) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("read spill file: %w", err)
 	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 16 << 10}, alloc)
-	if err != nil {
-		return fmt.Errorf("read spill file: %w", err)
-	}
-	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
-	if err != nil {
-		return fmt.Errorf("read spill file: %w", err)
-	}
-	defer rr.Release()
-	for rr.Next() {
-		rec := rr.RecordBatch()
-		orgs, gids := rec.Column(0).(*array.Uint32), rec.Column(1).(*array.Uint32)
-		recs := rec.Column(2).(*array.Binary)
-		for i := range int(rec.NumRows()) {
-			if err := fn(entry{org: orgs.Value(i), gid: gids.Value(i)}, recs.Value(i)); err != nil {
-				return err
+	defer f.Close()
+	r := bufio.NewReaderSize(f, spillReadBuffer)
+	var (
+		hdr [spillFrameHeader]byte
+		rec []byte
+	)
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
 			}
+			return fmt.Errorf("read spill file: %s: %w", path, err)
+		}
+		n, err := binary.ReadUvarint(r)
+		if err != nil || n > 1<<30 {
+			return fmt.Errorf("read spill file: %s: bad record length", path)
+		}
+		rec = binary.AppendUvarint(rec[:0], n)
+		k := len(rec)
+		rec = slices.Grow(rec, int(n))[:k+int(n)]
+		if _, err := io.ReadFull(r, rec[k:]); err != nil {
+			return fmt.Errorf("read spill file: %s: %w", path, err)
+		}
+		e := entry{org: binary.LittleEndian.Uint32(hdr[:4]), gid: binary.LittleEndian.Uint32(hdr[4:])}
+		if err := fn(e, rec); err != nil {
+			return err
 		}
 	}
-	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read spill file: %w", err)
-	}
-	return nil
 }
 
 // readSpill reads a partition file back into mem, appending its memberships to entries.
-func readSpill(path string, alloc memory.Allocator, mem *arena, entries []entry) ([]entry, error) {
-	pf, err := file.OpenParquetFile(path, false, file.WithReadProps(parquet.NewReaderProperties(alloc)))
-	if err != nil {
-		return nil, fmt.Errorf("read spill file: %w", err)
-	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 16 << 10}, alloc)
-	if err != nil {
-		return nil, fmt.Errorf("read spill file: %w", err)
-	}
-	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
-	if err != nil {
-		return nil, fmt.Errorf("read spill file: %w", err)
-	}
-	defer rr.Release()
-	entries = slices.Grow(entries, int(pf.NumRows()))
-	for rr.Next() {
-		rec := rr.RecordBatch()
-		orgs, gids := rec.Column(0).(*array.Uint32), rec.Column(1).(*array.Uint32)
-		recs := rec.Column(2).(*array.Binary)
-		offsets := recs.ValueOffsets()
-		base := mem.add(recs.ValueBytes())
-		for i := range int(rec.NumRows()) {
-			entries = append(entries, entry{org: orgs.Value(i), gid: gids.Value(i), ref: base + uint64(offsets[i]-offsets[0])})
-		}
-	}
-	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read spill file: %w", err)
-	}
-	return entries, nil
+func readSpill(path string, mem *arena, entries []entry) ([]entry, error) {
+	err := streamSpill(path, func(e entry, rec []byte) error {
+		e.ref = mem.add(rec)
+		entries = append(entries, e)
+		return nil
+	})
+	return entries, err
 }

@@ -196,7 +196,7 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 			users.Close()
 		}
 	}()
-	if t.store, err = newStore(t.opts.spillBytes, env.Dir.Path(spillDir), users.rows, t.opts.alloc); err != nil {
+	if t.store, err = newStore(t.opts.spillBytes, env.Dir.Path(spillDir), users.rows); err != nil {
 		return nil, err
 	}
 	defer t.store.cleanup()
