@@ -77,7 +77,7 @@ func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 					return err
 				}
 			case o == outUndecided:
-				return fmt.Errorf("transform: membership %d of user %s was never decided", gid, pl.userID)
+				return fmt.Errorf("plan members: membership %d of user %s was never decided (a bug in this tool)", gid, pl.userID)
 			}
 			gid++
 		}
