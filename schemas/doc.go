@@ -11,7 +11,9 @@
 //
 // # File format
 //
-// Files are written with zstd compression (level 1), row groups cut at [DefaultRowGroupRows] rows,
+// Files are written with zstd compression (level 1; scratch files that the same process reads
+// back once may choose otherwise with [WithCompression] and [WithoutStatistics]), row groups cut
+// at [DefaultRowGroupRows] rows,
 // and the Arrow schema stored in the footer so that timestamps and nested types read back
 // exactly. Dictionary encoding is used for the low-cardinality string columns only (status,
 // reason, rule...), and for a row group only while it has few distinct values; ids, emails and

@@ -205,6 +205,13 @@ func (r *Reader[T]) Next() bool {
 			return false
 		}
 	}
+	if len(r.gets) == 0 {
+		// Bound on a batch's first row, not in NextBatch: callers that work on columns never
+		// pay for the string copies the accessors make.
+		for k, c := range r.spec.cols {
+			r.gets = append(r.gets, c.get(r.batch.Column(k)))
+		}
+	}
 	for _, get := range r.gets {
 		get(r.i, &r.row)
 	}
@@ -234,9 +241,6 @@ func (r *Reader[T]) NextBatch() bool {
 	r.batch = b
 	r.i, r.n = 0, int(r.batch.NumRows())
 	r.gets = r.gets[:0]
-	for k, c := range r.spec.cols {
-		r.gets = append(r.gets, c.get(r.batch.Column(k)))
-	}
 	return true
 }
 

@@ -166,7 +166,8 @@ func TestRoundTripEverySchema(t *testing.T) {
 	roundTrip(t, OrganizationResults)
 	roundTrip(t, MemberResults)
 	roundTrip(t, Drift)
-	if got, want := len(All()), 11; got != want {
+	roundTrip(t, SpillMemberships)
+	if got, want := len(All()), 12; got != want {
 		t.Fatalf("All lists %d schemas, the round trip covers %d", got, want)
 	}
 }

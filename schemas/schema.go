@@ -61,13 +61,15 @@ func (s *Spec[T]) Arrow() *arrow.Schema { return s.schema }
 // Path is the file's conventional path relative to the run directory.
 func (s *Spec[T]) Path() string { return s.path }
 
-// All lists every staged file schema, in pipeline order.
+// All lists the schema of every file the stages write, in pipeline order; the last is the
+// transform stage's temporary spill files.
 func All() []Schema {
 	return []Schema{
 		Users, BadRecords,
 		Organizations, Members, MemberPasswords, Rejects, Duplicates,
 		Ledger, OrganizationResults, MemberResults,
 		Drift,
+		SpillMemberships,
 	}
 }
 

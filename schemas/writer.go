@@ -42,6 +42,8 @@ type writerConfig struct {
 	rowGroupRows int64
 	batchRows    int
 	encoders     int
+	codec        compress.Compression
+	noStats      bool
 }
 
 // WriterOption configures a Writer.
@@ -60,6 +62,18 @@ func WithRowGroupRows(n int64) WriterOption {
 // WithBatchRows sets how many rows the writer gathers before encoding them.
 func WithBatchRows(n int) WriterOption {
 	return func(c *writerConfig) { c.batchRows = n }
+}
+
+// WithCompression sets the compression codec of every column (zstd by default). Staged files keep
+// zstd; scratch files read back once by the same process may trade size for speed.
+func WithCompression(codec compress.Compression) WriterOption {
+	return func(c *writerConfig) { c.codec = codec }
+}
+
+// WithoutStatistics leaves the min/max statistics out of the file: scratch files that no query
+// engine reads save computing them.
+func WithoutStatistics() WriterOption {
+	return func(c *writerConfig) { c.noStats = true }
 }
 
 // WithEncoders sets how many goroutines encode the columns of a batch at the same time. The
@@ -119,14 +133,7 @@ type batch struct {
 // NewWriter starts a Parquet file of the given spec on w. Close finishes the file; it never closes
 // w itself, so the caller can commit or discard the underlying file.
 func NewWriter[T any](w io.Writer, spec *Spec[T], meta FileMeta, opts ...WriterOption) (*Writer[T], error) {
-	cfg := writerConfig{mem: memory.DefaultAllocator, rowGroupRows: DefaultRowGroupRows, batchRows: DefaultBatchRows,
-		encoders: 1}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	cfg.batchRows = max(cfg.batchRows, 1)
-	cfg.rowGroupRows = max(cfg.rowGroupRows, 1)
-	cfg.encoders = max(cfg.encoders, 1)
+	cfg := newWriterConfig(opts...)
 	props := writerProps(spec, cfg, meta)
 	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(cfg.mem))
 	pqSchema, err := pqarrow.ToParquet(spec.schema, props, arrowProps)
@@ -169,16 +176,35 @@ func NewWriter[T any](w io.Writer, spec *Spec[T], meta FileMeta, opts ...WriterO
 	return wr, nil
 }
 
-// writerProps are the Parquet properties of every file of spec: zstd level 1, dictionaries only
-// for the spec's dictionary columns, row groups of cfg.rowGroupRows rows.
+// newWriterConfig applies opts to the defaults.
+func newWriterConfig(opts ...WriterOption) writerConfig {
+	cfg := writerConfig{mem: memory.DefaultAllocator, rowGroupRows: DefaultRowGroupRows, batchRows: DefaultBatchRows,
+		encoders: 1, codec: compress.Codecs.Zstd}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	cfg.batchRows = max(cfg.batchRows, 1)
+	cfg.rowGroupRows = max(cfg.rowGroupRows, 1)
+	cfg.encoders = max(cfg.encoders, 1)
+	return cfg
+}
+
+// writerProps are the Parquet properties of every file of spec: cfg.codec (zstd at level 1 unless
+// set otherwise), dictionaries only for the spec's dictionary columns, row groups of
+// cfg.rowGroupRows rows.
 func writerProps[T any](spec *Spec[T], cfg writerConfig, meta FileMeta) *parquet.WriterProperties {
 	props := []parquet.WriterProperty{
-		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithCompressionLevel(1),
+		parquet.WithCompression(cfg.codec),
 		parquet.WithDictionaryDefault(false),
 		parquet.WithMaxRowGroupLength(cfg.rowGroupRows),
 		parquet.WithAllocator(cfg.mem),
 		parquet.WithCreatedBy("stytch-migrate " + meta.ToolVersion),
+	}
+	if cfg.noStats {
+		props = append(props, parquet.WithStats(false))
+	}
+	if cfg.codec == compress.Codecs.Zstd {
+		props = append(props, parquet.WithCompressionLevel(1))
 	}
 	for _, c := range spec.cols {
 		if c.dict {

@@ -156,6 +156,7 @@ func TestWriterMatchesPqarrow(t *testing.T) {
 	matchPqarrow(t, OrganizationResults, randomRows[OrganizationResult](9, 700))
 	matchPqarrow(t, MemberResults, randomRows[MemberResult](10, 700))
 	matchPqarrow(t, Drift, randomRows[DriftRow](11, 700))
+	matchPqarrow(t, SpillMemberships, randomRows[SpillMembership](13, 700))
 
 	// Distinct 6 KB reasons overflow the 1 MB dictionary page limit of a 200-row row group: pqarrow
 	// falls back to plain encoding part way through the chunk, ours writes it plain throughout.
@@ -247,7 +248,7 @@ func matchPqarrow[T any](t *testing.T, spec *Spec[T], rows []T, plain ...string)
 	opts := []WriterOption{WithWriterAllocator(mem), WithBatchRows(64), WithRowGroupRows(250)}
 	writeRows(t, ours, spec, rows, opts...)
 
-	cfg := writerConfig{mem: mem, rowGroupRows: 250}
+	cfg := newWriterConfig(opts...)
 	meta := FileMeta{ToolVersion: "test", RunID: "run-1"}
 	f, err := os.Create(ref)
 	if err != nil {

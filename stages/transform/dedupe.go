@@ -192,7 +192,7 @@ type survivor struct {
 
 // org decides one organization's candidates, sorted by email then by rule 6.
 func (d *orgDecider) org(keys []dkey, mem *arena) {
-	orgKey := d.dict.keys[keys[0].org]
+	orgKey := d.dict.key(keys[0].org)
 	survivors := d.survivors[:0]
 	for i := 0; i < len(keys); {
 		j := i + 1

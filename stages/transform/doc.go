@@ -58,17 +58,21 @@
 // So memory holds about 80 bytes per membership, not the whole member row. While the key records
 // fit in a third of the memory limit (transform.memory_limit, --memory-limit, default 1 GiB)
 // they stay in memory. Past it, the memberships are partitioned by organization key range into
-// temporary spill files (plain framed key records) under transform/.spill: each organization
-// lands in exactly one partition, and partitions are decided one at a time. A partition that came out larger than
+// temporary Parquet spill files under transform/.spill (schema schemas.SpillMemberships: org
+// key, membership id, user id, email, verified flag, created_at, external id and its source,
+// source position; uncompressed, without statistics, since the stage reads each back once):
+// every flush writes one file per partition, each organization lands in exactly one partition,
+// and partitions are decided one at a time, in key order. A partition that came out larger than
 // planned (the first spill chose key ranges from an unrepresentative sample, e.g. input sorted
-// by organization) is split again by its organizations' exact sizes before it is read. One
-// organization larger than the budget is still decided in memory: the bound is per
-// organization. The payload file needs about 300 bytes of disk per planned user; everything
-// under transform/.spill is removed at the end.
+// by organization) is read in several passes, each keeping a range of its organizations cut by
+// their exact sizes. One organization larger than the budget is still decided in memory: the
+// bound is per organization. The payload file needs about 300 bytes of disk per planned user;
+// everything under transform/.spill is removed at the end.
 //
 // The stage sets the Go runtime's soft memory limit to the budget and GOGC to 25 for its
-// duration, unless the process set a limit or the GOGC variable: its large structures are
-// pointer-free, so frequent collections cost little, and the heap stays near the live set.
+// duration, unless the process set a limit or the GOGC variable: its large structures (the
+// arenas, the membership tables, the organization dictionary) are pointer-free, so frequent
+// collections cost little, and the heap stays near the live set.
 // Arrow buffers of the files read and written are reused through an arrowpool.Pool rather than
 // left to the collector.
 //

@@ -27,7 +27,7 @@ func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, payloadBuffer)
-	orgs, keys := t.store.orgs, t.store.dict.keys
+	orgs, dict := t.store.orgs, t.store.dict
 	dec.merged.sort()
 	cursor := mergedCursor{m: &dec.merged}
 	empty := make([]string, 0)
@@ -72,7 +72,7 @@ func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 			switch o := dec.outcome[gid]; {
 			case o >= outSurvivor:
 				merged := cursor.lookup(uint32(gid), &scratch)
-				m = memberRow(keys[orgs[gid]], &pl, merged, survivorRules[o-outSurvivor], empty)
+				m = memberRow(dict.key(orgs[gid]), &pl, merged, survivorRules[o-outSurvivor], empty)
 				if err := t.writeMember(out, &m, &pl, &pw); err != nil {
 					return err
 				}

@@ -19,7 +19,8 @@ import (
 //     back once.
 //   - a key record is what deduplication needs: created, position, flags, the user id, then
 //     the email and the external id (empty when it is the user id), encoded the same way.
-//     Key records stay in memory (or go to spill files) until every membership is decided.
+//     Key records stay in memory until every membership is decided; past the budget they go to
+//     Parquet spill files as typed rows and are rebuilt when read back.
 
 const (
 	flagVerified = 1 << iota

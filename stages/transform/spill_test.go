@@ -1,11 +1,17 @@
 package transform
 
 import (
+	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
@@ -54,5 +60,106 @@ func TestSpillMatchesInMemory(t *testing.T) {
 		if a[name] != c[name] {
 			t.Errorf("%s differs between the in-memory and the resplit run", name)
 		}
+	}
+}
+
+// TestSpillFilesAreParquet spills memberships through a store with a one-byte budget and checks
+// that its spill files are Parquet files of the spill schema holding exactly those memberships,
+// and that reading them back restores every key record.
+func TestSpillFilesAreParquet(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	dir := filepath.Join(t.TempDir(), "spill")
+	s, err := newStore(1, dir, 3, schemas.FileMeta{ToolVersion: "test", RunID: "r1"}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.cleanup()
+	created := time.Date(2024, 5, 6, 7, 8, 9, 123456000, time.UTC).UnixMicro()
+	users := []struct {
+		pl   payload
+		orgs []string
+	}{
+		// A canonical Stytch id (stored packed in memory) in two organizations.
+		{payload{userID: "user-test-16fb1a6c-3f1a-4d3c-9a55-0f7e2f4b8c11", email: "a@x.com", extID: "user-test-16fb1a6c-3f1a-4d3c-9a55-0f7e2f4b8c11",
+			extSrc: 1, verified: true, created: created, position: 0}, []string{"org-b", "org-a"}},
+		// Another id, an external id of its own from metadata, no created_at.
+		{payload{userID: "legacy|42", email: "b@x.com", extID: "crm-42", extSrc: 2, created: noCreatedAt, position: 7}, []string{"org-a"}},
+		{payload{userID: "user-live-00000000-0000-4000-8000-000000000000", email: "ü@x.com", extID: "e1", extSrc: 0,
+			created: -5, position: 1 << 40}, []string{"org-c"}},
+	}
+	want := map[uint32]keyRecord{}
+	var wantRows []schemas.SpillMembership
+	for seq, u := range users {
+		var b localBatch
+		b.reset(int64(seq))
+		h := newRecordHead(&u.pl)
+		b.buf = appendKeyRecord(b.buf, &u.pl, &h)
+		for _, org := range u.orgs {
+			b.keys, b.offs = append(b.keys, org), append(b.offs, 0)
+			row := schemas.SpillMembership{OrgKey: org, MembershipID: int64(len(want)), SourceUserID: u.pl.userID,
+				EmailAddress: u.pl.email, EmailVerified: u.pl.verified, ExternalIDSource: extSourceNames[u.pl.extSrc],
+				SourcePosition: u.pl.position}
+			if u.pl.created != noCreatedAt {
+				row.CreatedAt = time.UnixMicro(u.pl.created).UTC()
+			}
+			if u.pl.extID != u.pl.userID {
+				row.ExternalID = u.pl.extID
+			}
+			wantRows = append(wantRows, row)
+			want[uint32(len(want))] = keyRecord{created: u.pl.created, position: u.pl.position, verified: u.pl.verified,
+				extSrc: u.pl.extSrc, userID: u.pl.userID, email: u.pl.email, extID: u.pl.extID}
+		}
+		if err := s.add(&b, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !s.spilled() {
+		t.Fatal("a one-byte budget did not spill")
+	}
+
+	files, err := filepath.Glob(filepath.Join(dir, "part-*.parquet"))
+	if err != nil || len(files) != 4 { // one file per flush and partition with memberships
+		t.Fatalf("spill files %v (%v), want 4", files, err)
+	}
+	var got []schemas.SpillMembership
+	for _, f := range files {
+		rows, err := schemas.ReadAll(f, schemas.SpillMemberships, schemas.WithReaderAllocator(mem))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rows...)
+	}
+	slices.SortFunc(got, func(a, b schemas.SpillMembership) int { return int(a.MembershipID - b.MembershipID) })
+	if !reflect.DeepEqual(got, wantRows) {
+		t.Fatalf("spill rows:\n%+v\nwant\n%+v", got, wantRows)
+	}
+
+	var orgs []string
+	err = s.partitions(context.Background(), func(entries []entry, mem *arena) error {
+		for _, e := range entries {
+			var k keyRecord
+			var scratch []byte
+			decodeKeyRecord(mem.get(e.ref), &k, &scratch)
+			if k != want[e.gid] {
+				t.Errorf("membership %d read back as %+v, want %+v", e.gid, k, want[e.gid])
+			}
+			orgs = append(orgs, s.dict.key(e.org))
+			delete(want, e.gid)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 0 {
+		t.Errorf("memberships never read back: %v", want)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "part-*")); len(left) != 0 {
+		t.Errorf("spill files left after reading: %v", left)
+	}
+	// Partitions come in key order; here each holds one organization, or two in input order.
+	if !slices.IsSorted(orgs) {
+		t.Errorf("partitions read in order %v, want key order", orgs)
 	}
 }

@@ -196,7 +196,8 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 			users.Close()
 		}
 	}()
-	if t.store, err = newStore(t.opts.spillBytes, env.Dir.Path(spillDir), users.rows); err != nil {
+	if t.store, err = newStore(t.opts.spillBytes, env.Dir.Path(spillDir), users.rows,
+		schemas.FileMeta{ToolVersion: env.ToolVersion, RunID: env.RunID}, t.opts.alloc); err != nil {
 		return nil, err
 	}
 	defer t.store.cleanup()
@@ -257,6 +258,7 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	if t.store.spill != nil {
 		res.Details["spill_partitions"] = len(t.store.spill.parts)
 		res.Details["spill_resplits"] = t.store.resplits
+		res.Details["spill_bytes"] = t.store.spill.bytes.Load()
 	}
 	res.Partial = len(t.rejects) > 0
 	if env.Logger != nil {
@@ -403,16 +405,16 @@ func cloneReject(r schemas.Reject) schemas.Reject {
 func (t *run) plan(ctx context.Context, out *outputs) error {
 	t0 := time.Now()
 	dict := t.store.dict
-	order := make([]uint32, len(dict.keys))
+	order := make([]uint32, dict.len())
 	for i := range order {
 		order[i] = uint32(i)
 	}
-	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(dict.keys[a], dict.keys[b]) })
-	ranks := make([]uint32, len(dict.keys))
+	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(dict.key(a), dict.key(b)) })
+	ranks := make([]uint32, dict.len())
 	for r, i := range order {
 		ranks[i] = uint32(r)
 	}
-	dec := newDecisions(t.store.memberships(), len(dict.keys))
+	dec := newDecisions(t.store.memberships(), dict.len())
 	d := &deduper{dict: dict, ranks: ranks, dec: dec, sink: &finalSink{out: out, run: t}, workers: t.opts.workers}
 	if err := t.store.partitions(ctx, d.run); err != nil {
 		return err
@@ -470,9 +472,9 @@ func (t *run) writeRejects(out *outputs) error {
 // organizations file, and every other key with at least one member.
 func (t *run) writeOrganizations(out *outputs, dict *orgDict, counts []int64) error {
 	byKey := map[string]int64{}
-	for i, k := range dict.keys {
+	for i := range uint32(dict.len()) {
 		if counts[i] > 0 {
-			byKey[k] = counts[i]
+			byKey[dict.key(i)] = counts[i]
 		}
 	}
 	for k := range t.orgFile {
