@@ -199,6 +199,9 @@ func (h hwmHandler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	r.AddAttrs(slog.Float64("cpu_s", time.Duration(ru.Utime.Nano()+ru.Stime.Nano()).Seconds()))
 	r.AddAttrs(slog.Int64("vmhwm_mib", vmHWM(h.t)/1024), slog.Uint64("heap_alloc_mib", ms.HeapAlloc>>20),
 		slog.Uint64("heap_sys_mib", ms.HeapSys>>20), slog.Uint64("num_gc", uint64(ms.NumGC)))
 	return h.Handler.Handle(ctx, r)

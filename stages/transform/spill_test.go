@@ -163,3 +163,60 @@ func TestSpillFilesAreParquet(t *testing.T) {
 		t.Errorf("partitions read in order %v, want key order", orgs)
 	}
 }
+
+// TestSpillFileOfAnotherRunFails checks that a spill file whose rows are not the memberships this
+// run spilled (here: a membership id out of range) stops the stage with an error naming the file
+// and the row, instead of deciding on wrong data.
+func TestSpillFileOfAnotherRunFails(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	dir := filepath.Join(t.TempDir(), "spill")
+	s, err := newStore(1, dir, 1, schemas.FileMeta{ToolVersion: "test", RunID: "r1"}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.cleanup()
+	pl := payload{userID: "user-1", email: "a@x.com", extID: "user-1", extSrc: 1, created: noCreatedAt}
+	var b localBatch
+	b.reset(0)
+	h := newRecordHead(&pl)
+	b.buf = appendKeyRecord(b.buf, &pl, &h)
+	b.keys, b.offs = append(b.keys, "org-a"), append(b.offs, 0)
+	if err := s.add(&b, 1); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "part-*.parquet"))
+	if len(files) != 1 {
+		t.Fatalf("spill files %v, want 1", files)
+	}
+	writeParquet(t, files[0], schemas.SpillMemberships, []schemas.SpillMembership{
+		{OrgKey: "org-a", MembershipID: 0, SourceUserID: "user-1", EmailAddress: "a@x.com", ExternalIDSource: "user_id"},
+		{OrgKey: "org-a", MembershipID: 7, SourceUserID: "user-2", EmailAddress: "b@x.com", ExternalIDSource: "user_id"},
+	})
+	err = s.partitions(context.Background(), func([]entry, *arena) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), files[0]) || !strings.Contains(err.Error(), "row 2") {
+		t.Fatalf("err = %v, want one naming %s and row 2", err, files[0])
+	}
+}
+
+// writeParquet replaces the file at path with rows of spec.
+func writeParquet[T any](t *testing.T, path string, spec *schemas.Spec[T], rows []T) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := schemas.NewWriter(f, spec, schemas.FileMeta{ToolVersion: "test", RunID: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		if err := w.Append(&rows[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
