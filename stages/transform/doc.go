@@ -64,8 +64,9 @@
 // every flush writes one file per partition, each organization lands in exactly one partition,
 // and partitions are decided one at a time, in key order. A partition that came out larger than
 // planned (the first spill chose key ranges from an unrepresentative sample, e.g. input sorted
-// by organization) is read in several passes, each keeping a range of its organizations cut by
-// their exact sizes. One organization larger than the budget is still decided in memory: the
+// by organization) is split first: its memberships are copied in one pass into up to 8 files of
+// organization key ranges cut by their exact sizes, each split again if still too large, so
+// every level reads and writes the data once. One organization larger than the budget is still decided in memory: the
 // bound is per organization. The payload file needs about 300 bytes of disk per planned user;
 // everything under transform/.spill is removed at the end.
 //

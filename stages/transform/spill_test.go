@@ -61,7 +61,27 @@ func TestSpillMatchesInMemory(t *testing.T) {
 			t.Errorf("%s differs between the in-memory and the resplit run", name)
 		}
 	}
+
+	// Split two ways at a time, the oversized partition takes several levels of splits, each
+	// writing the data once more.
+	deep := runPlan(t, cfg, writeUsers(t, sorted), WithSpillThreshold(256<<10), withSplitFanout(2))
+	t.Logf("fanout 2: %v", deep.res.Details)
+	if deep.res.Details["spill_resplits"].(int) < 3 {
+		t.Fatalf("fanout 2 split only %v times", deep.res.Details["spill_resplits"])
+	}
+	if got, once := deep.res.Details["spill_bytes"].(int64), resplit.res.Details["spill_bytes"].(int64); got > 6*once {
+		t.Errorf("fanout 2 wrote %d spill bytes, fanout 8 %d: not a few passes", got, once)
+	}
+	e := dumps(t, deep)
+	for name := range a {
+		if a[name] != e[name] {
+			t.Errorf("%s differs between the in-memory and the fanout-2 run", name)
+		}
+	}
 }
+
+// withSplitFanout sets how many files an oversized spill partition is split into at once.
+func withSplitFanout(n int) Option { return func(o *options) { o.fanout = n } }
 
 // TestSpillFilesAreParquet spills memberships through a store with a one-byte budget and checks
 // that its spill files are Parquet files of the spill schema holding exactly those memberships,

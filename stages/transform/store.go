@@ -2,39 +2,24 @@ package transform
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"hash/maphash"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
-	"sort"
-	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/compress"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
 
-// Spill settings.
+// Store settings.
 const (
-	// spillDir is where spill files go, relative to the run directory.
+	// spillDir is the stage's scratch folder (payload and spill files), relative to the run
+	// directory.
 	spillDir = "transform/.spill"
-	// minPartitions and maxPartitions bound the number of spill partitions.
-	minPartitions = 2
-	maxPartitions = 1024
-	// partitionSlack oversizes the partition count so that estimate errors rarely need a resplit.
-	partitionSlack = 1.3
 	// entryBytes is what one membership costs in memory besides its record: its entry and its
 	// organization in the store's membership table.
 	entryBytes = 20
@@ -42,15 +27,7 @@ const (
 	payloadFile = "payloads.bin"
 	// payloadBuffer is the write and read buffer of the payload file.
 	payloadBuffer = 1 << 20
-	// spillBuffer is the write buffer of a spill file.
-	spillBuffer = 1 << 20
-	// spillRowGroupRows is where spill files cut row groups: a row group's pages stay in memory
-	// until it is complete, and spill files are written when memory is tightest.
-	spillRowGroupRows = 32 * 1024
 )
-
-// spillCodec compresses spill files.
-var spillCodec = compress.Codecs.Uncompressed
 
 // entry is one candidate membership in memory: its organization, its membership id (its index in
 // input order) and its user's key record.
@@ -156,6 +133,7 @@ type store struct {
 	meta     schemas.FileMeta
 	alloc    memory.Allocator
 	writers  int   // goroutines writing spill files
+	fanout   int   // files an oversized partition is split into at once
 	expected int64 // users in the input
 	seen     int64 // users added so far
 
@@ -178,7 +156,7 @@ type store struct {
 // Parquet files (written with meta and alloc) in dir past it.
 func newStore(budget int64, dir string, expectedUsers int64, meta schemas.FileMeta, alloc memory.Allocator) (*store, error) {
 	s := &store{budget: budget, dict: newOrgDict(), dir: dir, expected: expectedUsers, meta: meta, alloc: alloc,
-		writers: runtime.GOMAXPROCS(0)}
+		writers: runtime.GOMAXPROCS(0), fanout: splitFanout}
 	s.mem.chunkSize = s.chunkSize()
 	s.turn = sync.NewCond(&s.mu)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -270,175 +248,9 @@ func (s *store) finishPayloads() error {
 // spilled reports whether the store went to disk.
 func (s *store) spilled() bool { return s.spill != nil }
 
-// partitionBytes is the size partitions aim at: half the budget, leaving room for the sort keys
-// and the writers while one partition is planned.
-func (s *store) partitionBytes() int64 { return max(s.budget/2, 1) }
-
-// flush writes the memberships in memory to one spill file per partition that has any, in input
-// order, and frees the memory. The first flush chooses the partitions' key ranges from the
-// memberships in memory, weighted by their bytes, sized from the expected total.
-func (s *store) flush() error {
-	if s.spill == nil {
-		perUser := float64(s.mem.allocated()+int64(len(s.entries))*entryBytes) / float64(max(s.seen, 1))
-		estimate := perUser * float64(max(s.expected, s.seen))
-		parts := min(max(int(estimate*partitionSlack/float64(s.partitionBytes()))+1, minPartitions), maxPartitions)
-		s.spill = &spiller{parts: make([]spillPart, parts), splits: s.splitKeys(parts)}
-	}
-	for len(s.orgPart) < s.dict.len() {
-		s.orgPart = append(s.orgPart, -1)
-		s.orgBytes = append(s.orgBytes, 0)
-	}
-	// Group the memberships by partition (a counting sort of their indexes), keeping input order.
-	starts := make([]int, len(s.spill.parts)+1)
-	for _, e := range s.entries {
-		p := s.orgPart[e.org]
-		if p < 0 {
-			p = int32(sort.Search(len(s.spill.splits), func(i int) bool { return s.spill.splits[i] > s.dict.key(e.org) }))
-			s.orgPart[e.org] = p
-		}
-		n := int64(len(recordBytes(s.mem.get(e.ref)))) + entryBytes
-		s.orgBytes[e.org] += n
-		s.spill.parts[p].total += n
-		starts[p+1]++
-	}
-	for p := range s.spill.parts {
-		starts[p+1] += starts[p]
-	}
-	perm := make([]uint32, len(s.entries))
-	next := slices.Clone(starts[:len(starts)-1])
-	for i, e := range s.entries {
-		p := s.orgPart[e.org]
-		perm[next[p]] = uint32(i)
-		next[p]++
-	}
-	// The partitions' files are written on s.writers goroutines, each taking the next partition
-	// (each partition's files are its writer's alone); the scan waits meanwhile.
-	var (
-		g    errgroup.Group
-		turn atomic.Int64
-	)
-	for range min(s.writers, len(s.spill.parts)) {
-		g.Go(func() error {
-			for p := int(turn.Add(1)) - 1; p < len(s.spill.parts); p = int(turn.Add(1)) - 1 {
-				if starts[p] == starts[p+1] {
-					continue
-				}
-				path := filepath.Join(s.dir, fmt.Sprintf("part-%04d-%04d.parquet", p, s.spill.flushes))
-				if err := s.writeSpill(path, perm[starts[p]:starts[p+1]]); err != nil {
-					return err
-				}
-				s.spill.parts[p].files = append(s.spill.parts[p].files, path)
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	s.spill.flushes++
-	s.mem = arena{chunkSize: s.chunkSize()}
-	s.entries = nil
-	return nil
-}
-
 // chunkSize is the arena chunk size for the budget: a sixteenth of it, within bounds.
 func (s *store) chunkSize() int {
 	return int(min(max(s.budget/16, minArenaChunk), maxArenaChunk))
-}
-
-// splitKeys returns parts-1 organization keys cutting the memberships in memory into parts
-// ranges of about equal bytes. Partition p holds the keys k with splits[p-1] <= k < splits[p].
-func (s *store) splitKeys(parts int) []string {
-	bytes := map[uint32]int64{}
-	var total int64
-	for _, e := range s.entries {
-		n := int64(len(recordBytes(s.mem.get(e.ref)))) + entryBytes
-		bytes[e.org] += n
-		total += n
-	}
-	orgs := make([]uint32, 0, len(bytes))
-	for o := range bytes {
-		orgs = append(orgs, o)
-	}
-	slices.SortFunc(orgs, func(a, b uint32) int { return strings.Compare(s.dict.key(a), s.dict.key(b)) })
-	var splits []string
-	var acc int64
-	for _, o := range orgs {
-		if acc >= total*int64(len(splits)+1)/int64(parts) && len(splits) < parts-1 {
-			splits = append(splits, s.dict.key(o))
-		}
-		acc += bytes[o]
-	}
-	return splits
-}
-
-// partitions calls fn for the memberships of each partition in organization key order: the whole
-// store when nothing spilled, else each partition's spill files read back (then removed). A
-// partition larger than it should be (the first flush saw an unrepresentative sample of keys) is
-// read in several passes, each keeping a range of its organizations cut by their exact sizes.
-func (s *store) partitions(ctx context.Context, fn func(entries []entry, mem *arena) error) error {
-	if s.spill == nil {
-		return fn(s.entries, &s.mem)
-	}
-	if err := s.flush(); err != nil {
-		return err
-	}
-	mem := &arena{chunkSize: s.chunkSize()}
-	var entries []entry
-	for p := range s.spill.parts {
-		part := &s.spill.parts[p]
-		passes, sub := 1, []int32(nil)
-		if part.total > s.partitionBytes() {
-			passes, sub = s.resplit(int32(p))
-		}
-		for pass := range passes {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			mem.reset()
-			entries = entries[:0]
-			for _, f := range part.files {
-				var err error
-				if entries, err = s.readSpill(f, sub, int32(pass), mem, entries); err != nil {
-					return err
-				}
-			}
-			if err := fn(entries, mem); err != nil {
-				return err
-			}
-		}
-		for _, f := range part.files {
-			os.Remove(f)
-		}
-	}
-	return nil
-}
-
-// resplit cuts partition p's organizations, in key order, into ranges of about partitionBytes
-// each. It returns the number of ranges and each organization's range (by organization index;
-// -1 for organizations of other partitions).
-func (s *store) resplit(p int32) (int, []int32) {
-	var orgs []uint32
-	for o, op := range s.orgPart {
-		if op == p {
-			orgs = append(orgs, uint32(o))
-		}
-	}
-	slices.SortFunc(orgs, func(a, b uint32) int { return strings.Compare(s.dict.key(a), s.dict.key(b)) })
-	sub := make([]int32, s.dict.len())
-	for i := range sub {
-		sub[i] = -1
-	}
-	n, acc := int32(0), int64(0)
-	for _, o := range orgs {
-		if acc > 0 && acc+s.orgBytes[o] > s.partitionBytes() {
-			n, acc = n+1, 0
-		}
-		sub[o] = n
-		acc += s.orgBytes[o]
-	}
-	s.resplits++
-	return int(n) + 1, sub
 }
 
 // release drops the key records and entries once every membership is decided.
@@ -452,157 +264,4 @@ func (s *store) cleanup() {
 		s.payloadF.Close()
 	}
 	os.RemoveAll(s.dir)
-}
-
-// spiller tracks the spill files.
-type spiller struct {
-	parts []spillPart
-	// splits are the first organization keys of partitions 1, 2, ...
-	splits []string
-	// flushes counts the flushes so far; it numbers the files of the next.
-	flushes int
-	// bytes counts the bytes of the spill files written.
-	bytes atomic.Int64
-}
-
-// spillPart is one partition's spill files, in the order they were written (so their
-// memberships are in input order), and the bytes its memberships take in memory.
-type spillPart struct {
-	files []string
-	total int64
-}
-
-// writeSpill writes the memberships s.entries[i] for i in idx to a new spill file at path.
-func (s *store) writeSpill(path string, idx []uint32) (err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("create spill file: %w", err)
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("write spill file %s: %w", path, cerr)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, spillBuffer)
-	w, err := schemas.NewWriter(bw, schemas.SpillMemberships, s.meta, schemas.WithWriterAllocator(s.alloc),
-		schemas.WithCompression(spillCodec), schemas.WithRowGroupRows(spillRowGroupRows), schemas.WithoutStatistics())
-	if err != nil {
-		return fmt.Errorf("write spill file %s: %w", path, err)
-	}
-	var (
-		k       keyRecord
-		scratch []byte
-		row     schemas.SpillMembership
-	)
-	for _, i := range idx {
-		e := s.entries[i]
-		scratch = scratch[:0]
-		decodeKeyRecord(s.mem.get(e.ref), &k, &scratch)
-		row = schemas.SpillMembership{OrgKey: s.dict.key(e.org), MembershipID: int64(e.gid), SourceUserID: k.userID,
-			EmailAddress: k.email, EmailVerified: k.verified, ExternalIDSource: extSourceNames[k.extSrc],
-			SourcePosition: k.position}
-		if k.created != noCreatedAt {
-			row.CreatedAt = time.UnixMicro(k.created).UTC()
-		}
-		if k.extID != k.userID {
-			row.ExternalID = k.extID
-		}
-		if err := w.Append(&row); err != nil {
-			w.Close()
-			return fmt.Errorf("write spill file %s: %w", path, err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("write spill file %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write spill file %s: %w", path, err)
-	}
-	if st, err := f.Stat(); err == nil {
-		s.spill.bytes.Add(st.Size())
-	}
-	return nil
-}
-
-// readSpill reads the spill file at path back into mem, appending its memberships to entries.
-// With sub set, it keeps only the memberships of organizations o with sub[o] == pass.
-func (s *store) readSpill(path string, sub []int32, pass int32, mem *arena, entries []entry) ([]entry, error) {
-	r, err := schemas.Open(path, schemas.SpillMemberships, schemas.WithReaderAllocator(s.alloc))
-	if err != nil {
-		return entries, fmt.Errorf("read spill file: %w", err)
-	}
-	defer r.Close()
-	var (
-		buf  []byte
-		rows int64
-	)
-	for r.NextBatch() {
-		c, err := bindSpillColumns(r.Batch())
-		if err != nil {
-			return entries, fmt.Errorf("read spill file %s: %w", path, err)
-		}
-		for i := range int(r.Batch().NumRows()) {
-			rows++
-			gid := c.gid.Value(i)
-			src := slices.Index(extSourceNames[:], c.extSrc.Value(i))
-			if src < 0 || gid < 0 || gid >= int64(len(s.orgs)) || s.dict.key(s.orgs[gid]) != c.org.Value(i) {
-				return entries, fmt.Errorf("read spill file %s: row %d: not a membership this run spilled", path, rows)
-			}
-			org := s.orgs[gid]
-			if sub != nil && sub[org] != pass {
-				continue
-			}
-			pl := payload{userID: c.userID.Value(i), email: c.email.Value(i), extID: c.extID.Value(i),
-				verified: c.verified.Value(i), extSrc: uint8(src), position: c.position.Value(i), created: noCreatedAt}
-			if pl.extID == "" {
-				pl.extID = pl.userID
-			}
-			if c.created.IsValid(i) {
-				pl.created = int64(c.created.Value(i))
-			}
-			h := newRecordHead(&pl)
-			buf = appendKeyRecord(buf[:0], &pl, &h)
-			entries = append(entries, entry{org: org, gid: uint32(gid), ref: mem.add(buf)})
-		}
-	}
-	if err := r.Err(); err != nil {
-		return entries, fmt.Errorf("read spill file: %w", err)
-	}
-	return entries, nil
-}
-
-// spillColumns are the columns of a spill file's record batch. Strings read from them alias the
-// batch's buffers.
-type spillColumns struct {
-	org, userID, email, extID, extSrc *array.String
-	gid, position                     *array.Int64
-	verified                          *array.Boolean
-	created                           *array.Timestamp
-}
-
-// bindSpillColumns finds the columns of rec by name.
-func bindSpillColumns(rec arrow.RecordBatch) (*spillColumns, error) {
-	var c spillColumns
-	ok := true
-	col := func(name string) arrow.Array {
-		if idx := rec.Schema().FieldIndices(name); len(idx) == 1 {
-			return rec.Column(idx[0])
-		}
-		ok = false
-		return nil
-	}
-	strs := map[string]**array.String{"org_key": &c.org, "source_user_id": &c.userID, "email_address": &c.email,
-		"external_id": &c.extID, "external_id_source": &c.extSrc}
-	for name, dst := range strs {
-		*dst, _ = col(name).(*array.String)
-		ok = ok && *dst != nil
-	}
-	c.gid, _ = col("membership_id").(*array.Int64)
-	c.position, _ = col("source_position").(*array.Int64)
-	c.verified, _ = col("email_verified").(*array.Boolean)
-	c.created, _ = col("created_at").(*array.Timestamp)
-	if !ok || c.gid == nil || c.position == nil || c.verified == nil || c.created == nil {
-		return nil, fmt.Errorf("columns of %s", rec.Schema())
-	}
-	return &c, nil
 }

@@ -73,6 +73,7 @@ type options struct {
 	spillBytes int64
 	workers    int
 	alloc      memory.Allocator
+	fanout     int // files an oversized spill partition is split into at once (tests make it 2)
 }
 
 // Option tunes a Stage.
@@ -120,7 +121,7 @@ func Run(ctx context.Context, cfg Config, env *pipeline.Env, opts ...Option) (*p
 		return nil, pipeline.WithExitCode(fmt.Errorf("transform config: %w", err), pipeline.ExitConfig)
 	}
 	o := options{spillBytes: int64(cfg.Transform.MemoryLimit) / budgetShare, workers: runtime.GOMAXPROCS(0),
-		alloc: memory.DefaultAllocator}
+		alloc: memory.DefaultAllocator, fanout: splitFanout}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -200,6 +201,7 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 		schemas.FileMeta{ToolVersion: env.ToolVersion, RunID: env.RunID}, t.opts.alloc); err != nil {
 		return nil, err
 	}
+	t.store.fanout = max(t.opts.fanout, 2)
 	defer t.store.cleanup()
 
 	progress := pipeline.NoProgress("", "")
