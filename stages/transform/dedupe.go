@@ -106,7 +106,7 @@ type deduper struct {
 // them into one range of whole organizations per worker, decides the ranges in parallel, then
 // hands over each range's rows in turn.
 func (d *deduper) run(entries []entry, mem *arena) error {
-	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(d.ranks[a.org], d.ranks[b.org]) })
+	sortByRank(entries, d.ranks)
 	n := max(d.workers, 1)
 	var g errgroup.Group
 	parts := make([]*orgDecider, 0, n)
@@ -136,6 +136,31 @@ func (d *deduper) run(entries []entry, mem *arena) error {
 		d.dec.merged.addAll(&od.merged)
 	}
 	return nil
+}
+
+// sortByRank orders entries by their organization's rank, in place, with a counting sort: one
+// pass to count, one to move every entry into its rank's bucket (cycle leader), O(n + ranks).
+// The order within a rank is unspecified.
+func sortByRank(entries []entry, ranks []uint32) {
+	heads := make([]uint32, len(ranks)+1) // counts first, then where each bucket starts
+	for _, e := range entries {
+		heads[ranks[e.org]+1]++
+	}
+	for r := 1; r < len(heads); r++ {
+		heads[r] += heads[r-1]
+	}
+	ends := slices.Clone(heads[1:]) // bucket r is entries[heads[r]:ends[r]]; heads move on
+	for r := range ends {
+		for heads[r] < ends[r] {
+			e := entries[heads[r]]
+			for er := ranks[e.org]; er != uint32(r); er = ranks[e.org] {
+				entries[heads[er]], e = e, entries[heads[er]]
+				heads[er]++
+			}
+			entries[heads[r]] = e
+			heads[r]++
+		}
+	}
 }
 
 // orgDecider decides a range of whole organizations, keeping the rows it makes until the range

@@ -424,13 +424,17 @@ func (t *run) plan(ctx context.Context, out *outputs) error {
 	t.store.release()
 	t.logPhase("dedupe", t0)
 	t0 = time.Now()
-	if err := t.emit(ctx, out, dec); err != nil {
+	// The organizations need only the counts: they are written while the members are.
+	var g errgroup.Group
+	g.Go(func() error { return t.writeOrganizations(out, dict, dec.counts) })
+	err := t.emit(ctx, out, dec)
+	if gerr := g.Wait(); err == nil {
+		err = gerr
+	}
+	if err != nil {
 		return err
 	}
 	t.logPhase("members", t0)
-	if err := t.writeOrganizations(out, dict, dec.counts); err != nil {
-		return err
-	}
 	t.rejects = append(t.rejects, t.pws.rejectsAll()...)
 	return t.writeRejects(out)
 }
