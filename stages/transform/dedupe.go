@@ -282,10 +282,10 @@ func (d *orgDecider) org(keys []dkey, mem *arena) {
 	}
 }
 
-// memberRow builds a member from its payload. Its strings alias the payload's.
-// empty is the shared empty, non-null list for members without merged users or warnings (a
-// zero-capacity slice: nobody can write through it).
-func memberRow(orgKey string, pl *payload, merged []string, rule string, empty []string) schemas.Member {
+// fillMember makes *m the member built from its payload, in place (m is reused for every row).
+// Its strings alias the payload's. empty is the shared empty, non-null list for members without
+// merged users or warnings (a zero-capacity slice: nobody can write through it).
+func fillMember(m *schemas.Member, orgKey string, pl *payload, merged []string, rule string, empty []string) {
 	status := "active"
 	if pl.pending {
 		status = "pending"
@@ -302,7 +302,7 @@ func memberRow(orgKey string, pl *payload, merged []string, rule string, empty [
 	if len(merged) == 0 {
 		merged = empty
 	}
-	return schemas.Member{
+	*m = schemas.Member{
 		OrgKey: orgKey, SourceUserID: pl.userID, EmailAddress: pl.email, EmailVerified: pl.verified,
 		Name: pl.name, ExternalID: pl.extID, ExternalIDSource: extSourceNames[pl.extSrc], Status: status,
 		MFAPhoneNumber: pl.phone, TrustedMetadata: pl.trusted, UntrustedMetadata: pl.untrusted,

@@ -72,7 +72,7 @@ func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 			switch o := dec.outcome[gid]; {
 			case o >= outSurvivor:
 				merged := cursor.lookup(uint32(gid), &scratch)
-				m = memberRow(dict.key(orgs[gid]), &pl, merged, survivorRules[o-outSurvivor], empty)
+				fillMember(&m, dict.key(orgs[gid]), &pl, merged, survivorRules[o-outSurvivor], empty)
 				if err := t.writeMember(out, &m, &pl, &pw); err != nil {
 					return err
 				}
