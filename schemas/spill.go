@@ -24,8 +24,9 @@ type SpillMembership struct {
 	SourcePosition   int64
 }
 
-// SpillMemberships is the schema of the transform stage's spill files,
-// transform/.spill/part-PPPP-FFFF.parquet (partition PPPP, written by flush FFFF).
+// SpillMemberships is the schema of the transform stage's spill files:
+// transform/.spill/part-PPPP-FFFF.parquet (partition PPPP, written by flush FFFF), and
+// split-LLLL-R.parquet (range R of the LLLLth split of an oversized partition).
 var SpillMemberships = newSpec("spill_memberships", 1, "transform/.spill/part-PPPP-FFFF.parquet",
 	stringCol("org_key", false, func(m *SpillMembership) *string { return &m.OrgKey }),
 	int64Col("membership_id", false, func(m *SpillMembership) *int64 { return &m.MembershipID }),

@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -395,4 +396,51 @@ func encodedStats(t *testing.T, c *metadata.ColumnChunkMetaData) any {
 		t.Fatal(err)
 	}
 	return enc
+}
+
+// TestScratchOptions checks WithCompression and WithoutStatistics: every column chunk of a file
+// written with them is uncompressed and has no statistics, one written without them is zstd with
+// statistics, and both read back the same rows.
+func TestScratchOptions(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	rows := randomRows[SpillMembership](14, 300)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name  string
+		opts  []WriterOption
+		codec compress.Compression
+		stats bool
+	}{
+		{"default", nil, compress.Codecs.Zstd, true},
+		{"scratch", []WriterOption{WithCompression(compress.Codecs.Uncompressed), WithoutStatistics()}, compress.Codecs.Uncompressed, false},
+	} {
+		path := filepath.Join(dir, c.name+".parquet")
+		writeRows(t, path, SpillMemberships, rows, append(c.opts, WithWriterAllocator(mem))...)
+		pf, err := file.OpenParquetFile(path, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rg := pf.MetaData().RowGroup(0)
+		for i := range rg.NumColumns() {
+			cc, err := rg.ColumnChunk(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cc.Compression() != c.codec {
+				t.Errorf("%s: column %s is %s, want %s", c.name, cc.PathInSchema(), cc.Compression(), c.codec)
+			}
+			if set, _ := cc.StatsSet(); set != c.stats {
+				t.Errorf("%s: column %s has statistics %v, want %v", c.name, cc.PathInSchema(), set, c.stats)
+			}
+		}
+		pf.Close()
+		got, err := ReadAll(path, SpillMemberships, WithReaderAllocator(mem))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, rows) {
+			t.Errorf("%s: rows differ after the round trip", c.name)
+		}
+	}
 }
