@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/stytch-migrate/stytch-migrate/pipeline"
 	"github.com/stytch-migrate/stytch-migrate/schemas"
+	"github.com/stytch-migrate/stytch-migrate/schemas/schemastest"
 	"github.com/stytch-migrate/stytch-migrate/stytch/stytchtest"
 )
 
@@ -74,27 +74,7 @@ func genPlan(nOrgs, nMembers int) plan {
 // writeFile writes rows to the run directory's file for spec.
 func writeFile[T any](t testing.TB, dir *pipeline.RunDir, spec *schemas.Spec[T], rows []T, opts ...schemas.WriterOption) {
 	t.Helper()
-	path := dir.Path(spec.Path())
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := schemas.NewWriter(f, spec, schemas.FileMeta{ToolVersion: "test", RunID: "run-test"}, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rows {
-		if err := w.Append(&rows[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	schemastest.WriteFile(t, dir.Path(spec.Path()), spec, schemas.FileMeta{ToolVersion: "test", RunID: "run-test"}, rows, opts...)
 }
 
 // writePlan writes p as transform's outputs in a fresh run directory.

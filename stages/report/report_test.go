@@ -21,6 +21,7 @@ import (
 
 	"github.com/stytch-migrate/stytch-migrate/pipeline"
 	"github.com/stytch-migrate/stytch-migrate/schemas"
+	"github.com/stytch-migrate/stytch-migrate/schemas/schemastest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/report")
@@ -36,28 +37,8 @@ var fixedNow = time.Date(2026, 1, 2, 16, 0, 0, 0, time.UTC)
 // writeRows writes rows as the staged file rel of dir.
 func writeRows[T any](t testing.TB, mem memory.Allocator, dir, rel string, spec *schemas.Spec[T], rows []T) {
 	t.Helper()
-	p := filepath.Join(dir, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := schemas.NewWriter(f, spec, schemas.FileMeta{ToolVersion: "v0.test", RunID: fixedRun},
-		schemas.WithWriterAllocator(mem))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rows {
-		if err := w.Append(&rows[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	schemastest.WriteFile(t, filepath.Join(dir, filepath.FromSlash(rel)), spec,
+		schemas.FileMeta{ToolVersion: "v0.test", RunID: fixedRun}, rows, schemas.WithWriterAllocator(mem))
 }
 
 // fixture writes a run directory holding the given stages' files (extract, transform, load,

@@ -3,8 +3,6 @@ package transform
 import (
 	"cmp"
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/stytch-migrate/stytch-migrate/pipeline"
 	"github.com/stytch-migrate/stytch-migrate/schemas"
+	"github.com/stytch-migrate/stytch-migrate/schemas/schemastest"
 )
 
 // planOut is everything one stage run wrote.
@@ -39,26 +38,7 @@ func writeUsers(t testing.TB, users []schemas.User, opts ...schemas.WriterOption
 
 func writeUsersFile(t testing.TB, path string, users []schemas.User, opts ...schemas.WriterOption) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := schemas.NewWriter(f, schemas.Users, schemas.FileMeta{ToolVersion: "test", RunID: "test-run"}, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range users {
-		if err := w.Append(&users[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	schemastest.WriteFile(t, path, schemas.Users, schemas.FileMeta{ToolVersion: "test", RunID: "test-run"}, users, opts...)
 }
 
 // runPlan runs the stage with a checked allocator and reads every output back.

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/stytch-migrate/stytch-migrate/schemas"
+	"github.com/stytch-migrate/stytch-migrate/schemas/schemastest"
 )
 
 func TestSpillMatchesInMemory(t *testing.T) {
@@ -209,34 +210,12 @@ func TestSpillFileOfAnotherRunFails(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("spill files %v, want 1", files)
 	}
-	writeParquet(t, files[0], schemas.SpillMemberships, []schemas.SpillMembership{
+	schemastest.WriteFile(t, files[0], schemas.SpillMemberships, schemas.FileMeta{ToolVersion: "test", RunID: "other"}, []schemas.SpillMembership{
 		{OrgKey: "org-a", MembershipID: 0, SourceUserID: "user-1", EmailAddress: "a@x.com", ExternalIDSource: "user_id"},
 		{OrgKey: "org-a", MembershipID: 7, SourceUserID: "user-2", EmailAddress: "b@x.com", ExternalIDSource: "user_id"},
 	})
 	err = s.partitions(context.Background(), func([]entry, *arena) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), files[0]) || !strings.Contains(err.Error(), "row 2") {
 		t.Fatalf("err = %v, want one naming %s and row 2", err, files[0])
-	}
-}
-
-// writeParquet replaces the file at path with rows of spec.
-func writeParquet[T any](t *testing.T, path string, spec *schemas.Spec[T], rows []T) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := schemas.NewWriter(f, spec, schemas.FileMeta{ToolVersion: "test", RunID: "other"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rows {
-		if err := w.Append(&rows[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
 	}
 }

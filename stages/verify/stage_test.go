@@ -12,6 +12,7 @@ import (
 
 	"github.com/stytch-migrate/stytch-migrate/pipeline"
 	"github.com/stytch-migrate/stytch-migrate/schemas"
+	"github.com/stytch-migrate/stytch-migrate/schemas/schemastest"
 	"github.com/stytch-migrate/stytch-migrate/stytch"
 	"github.com/stytch-migrate/stytch-migrate/stytch/stytchtest"
 )
@@ -22,27 +23,8 @@ var testConfig = Config{SearchRatePerMinute: 60_000, PageSize: 2, OrgsPerSearch:
 
 func writeRows[T any](t *testing.T, mem memory.Allocator, dir, rel string, spec *schemas.Spec[T], rows []T) {
 	t.Helper()
-	p := filepath.Join(dir, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := schemas.NewWriter(f, spec, schemas.FileMeta{ToolVersion: "test", RunID: "run"}, schemas.WithWriterAllocator(mem))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rows {
-		if err := w.Append(&rows[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	schemastest.WriteFile(t, filepath.Join(dir, filepath.FromSlash(rel)), spec,
+		schemas.FileMeta{ToolVersion: "test", RunID: "run"}, rows, schemas.WithWriterAllocator(mem))
 }
 
 // world is a run directory with a plan and an emulator loaded from it.
