@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"time"
+	"unsafe"
 
 	"github.com/stytch-migrate/stytch-migrate/schemas"
 	"github.com/stytch-migrate/stytch-migrate/stytch"
@@ -63,9 +64,11 @@ type decoder struct {
 }
 
 // decodeJSON decodes one User object: on the fast path (fastJSON) when it takes the record, else
-// with encoding/json (decodeJSONSlow), which also gives every error.
+// with encoding/json (decodeJSONSlow), which also gives every error. The fast path's strings view
+// raw's bytes without a copy: the caller must not change raw while it uses u. Both callers hand
+// u to the checker, whose writers copy what they keep, before raw's buffer is reused.
 func (d *decoder) decodeJSON(raw []byte, u *schemas.User) *decodeError {
-	if d.fastJSON(string(raw), u) {
+	if d.fastJSON(unsafe.String(unsafe.SliceData(raw), len(raw)), u) {
 		return nil
 	}
 	return d.decodeJSONSlow(raw, u)

@@ -21,11 +21,11 @@ import (
 // accepts, and there its result equals encoding/json's exactly (checked by TestFastDecoderMatches
 // and FuzzUserDecoder).
 //
-// Decoded strings are substrings of the record's text (held in one string per record) unless they
-// contain escapes, and compacted metadata is a substring unless it has whitespace to remove, so a
-// typical record costs one allocation for its text plus one per non-empty list (and one for a
-// password's requires_reset, each string with escapes and each metadata object to compact). The
-// users' strings keep their record's text alive; idSet clones the ids it keeps.
+// Decoded strings are substrings of the record's text (a view of the caller's bytes, see
+// decodeJSON) unless they contain escapes, and compacted metadata is a substring unless it has
+// whitespace to remove, so a typical record costs one allocation per non-empty list (and one for
+// a password's requires_reset, each string with escapes and each metadata object to compact).
+// The users' strings are valid while the record's bytes are; idSet clones the ids it keeps.
 
 // maxFastDepth bounds the nesting the fast path skips or compacts recursively; deeper records go
 // to encoding/json (which allows 10,000 levels).

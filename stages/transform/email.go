@@ -187,20 +187,26 @@ func lowerASCII(s string) string {
 // emailDomain returns the part after the @ of a valid normalized address.
 func emailDomain(email string) string { return email[strings.LastIndexByte(email, '@')+1:] }
 
-// memberName joins the trimmed, non-empty name parts with single spaces (DESIGN rule 8).
-func memberName(first, middle, last string) string {
-	var b strings.Builder
+// appendMemberName appends the trimmed, non-empty name parts to dst, joined with single spaces
+// (DESIGN rule 8).
+func appendMemberName(dst []byte, first, middle, last string) []byte {
+	start := len(dst)
 	for _, p := range [...]string{first, middle, last} {
-		p = strings.TrimFunc(p, isWhiteSpace)
 		if p == "" {
 			continue
 		}
-		if b.Len() > 0 {
-			b.WriteByte(' ')
+		// Most names have no white space at either end: trim only when an end byte may be some.
+		if c, d := p[0], p[len(p)-1]; c <= ' ' || c >= utf8.RuneSelf || d <= ' ' || d >= utf8.RuneSelf {
+			if p = strings.TrimFunc(p, isWhiteSpace); p == "" {
+				continue
+			}
 		}
-		b.WriteString(p)
+		if len(dst) > start {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, p...)
 	}
-	return b.String()
+	return dst
 }
 
 // validE164 reports whether s is a phone number in E.164 form: "+", a non-zero digit, then

@@ -122,12 +122,14 @@ type userPlan struct {
 	// reason.
 	keyRejects []schemas.Reject
 	pl         payload
+	// name holds the bytes of pl.name.
+	name []byte
 }
 
-// plan applies the rules to u. The plan's strings may alias u's; the caller copies what it
-// keeps.
+// plan applies the rules to u. The plan's strings may alias u's and out's own buffers, which
+// the next plan into out overwrites; the caller copies what it keeps.
 func (p *planner) plan(u *schemas.User, out *userPlan) {
-	*out = userPlan{keys: out.keys[:0], keyRejects: out.keyRejects[:0]}
+	*out = userPlan{keys: out.keys[:0], keyRejects: out.keyRejects[:0], name: out.name[:0]}
 	rej := func(reason, field, raw, detail string) {
 		out.rejected = true
 		out.reject = schemas.Reject{SourceUserID: u.UserID, Scope: scopeUser, Reason: reason,
@@ -181,7 +183,8 @@ func (p *planner) plan(u *schemas.User, out *userPlan) {
 		return
 	}
 	// Rule 8: name, status, MFA phone.
-	pl.name = memberName(u.FirstName, u.MiddleName, u.LastName)
+	out.name = appendMemberName(out.name, u.FirstName, u.MiddleName, u.LastName)
+	pl.name = bytesString(out.name)
 	pl.pending = u.Status == "pending"
 	pl.created = noCreatedAt
 	if !u.CreatedAt.IsZero() {

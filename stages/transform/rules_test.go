@@ -191,9 +191,12 @@ func TestSmallRules(t *testing.T) {
 		{"", "", "", ""},
 		{"", "", "Müller", "Müller"},
 		{"José", "María", "García", "José María García"},
+		{"\u3000", " ", "\tLi\u2003", "Li"},
+		{"Zoë\u00a0", "", "", "Zoë"},
 	} {
-		if got := memberName(tc.first, tc.middle, tc.last); got != tc.want {
-			t.Errorf("memberName(%q, %q, %q) = %q, want %q", tc.first, tc.middle, tc.last, got, tc.want)
+		got := appendMemberName([]byte("prefix:"), tc.first, tc.middle, tc.last)
+		if want := "prefix:" + tc.want; string(got) != want {
+			t.Errorf("appendMemberName(%q, %q, %q) = %q, want %q", tc.first, tc.middle, tc.last, got, want)
 		}
 	}
 	for s, want := range map[string]bool{
