@@ -88,7 +88,7 @@ func newDecisions(memberships, orgs int) *decisions {
 // source_user_id), and external-id conflict rejects.
 type rowSink interface {
 	duplicate(d *schemas.Duplicate) error
-	reject(r schemas.Reject)
+	reject(r schemas.Reject) error
 }
 
 // deduper decides the memberships of one partition of candidates at a time, splitting each
@@ -131,7 +131,9 @@ func (d *deduper) run(entries []entry, mem *arena) error {
 			}
 		}
 		for _, r := range od.rejects {
-			d.sink.reject(r)
+			if err := d.sink.reject(r); err != nil {
+				return err
+			}
 		}
 		d.dec.merged.addAll(&od.merged)
 	}

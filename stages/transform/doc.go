@@ -68,7 +68,9 @@
 // organization key ranges cut by their exact sizes, each split again if still too large, so
 // every level reads and writes the data once. One organization larger than the budget is still decided in memory: the
 // bound is per organization. The payload file needs about 300 bytes of disk per planned user;
-// everything under transform/.spill is removed at the end.
+// everything under transform/.spill is removed at the end. Rejects wait in memory up to a quarter
+// of the key records' share; past it they are sorted into run files there (rejectSet) and merged
+// as rejects.parquet is written.
 //
 // The stage sets the Go runtime's soft memory limit to the budget and GOGC to 25 for its
 // duration, unless the process set a limit or the GOGC variable: its large structures (the

@@ -118,4 +118,4 @@ func (s *finalSink) duplicate(d *schemas.Duplicate) error {
 	return s.out.dups.Append(d)
 }
 
-func (s *finalSink) reject(r schemas.Reject) { s.run.rejects = append(s.run.rejects, r) }
+func (s *finalSink) reject(r schemas.Reject) error { return s.run.rejects.add(r) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"golang.org/x/sync/errgroup"
 
@@ -245,7 +246,7 @@ func (s *store) split(ctx context.Context, d *drainer, files []string, orgs []ui
 	type subRange struct {
 		orgs  []uint32
 		total int64
-		out   *spillFile
+		out   *spillFile[schemas.SpillMembership]
 	}
 	var ranges []subRange
 	start, acc := 0, int64(0)
@@ -320,34 +321,40 @@ func (s *store) split(ctx context.Context, d *drainer, files []string, orgs []ui
 	return nil
 }
 
-// spillFile is one spill file being written.
-type spillFile struct {
+// spillFile is one spill file being written: rows of type T (memberships, or rejects).
+type spillFile[T any] struct {
 	path   string
 	f      *os.File
 	bw     *bufio.Writer
-	w      *schemas.Writer[schemas.SpillMembership]
+	w      *schemas.Writer[T]
 	closed bool
 }
 
-// createSpill starts a spill file at path; opts come after the spill files' writer options.
-func (s *store) createSpill(path string, opts ...schemas.WriterOption) (*spillFile, error) {
+// createSpill starts a spill file of spec at path, uncompressed and without statistics (it is
+// read back once, whole); opts come after those writer options.
+func createSpill[T any](path string, spec *schemas.Spec[T], meta schemas.FileMeta, alloc memory.Allocator, opts ...schemas.WriterOption) (*spillFile[T], error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create spill file: %w", err)
 	}
 	bw := bufio.NewWriterSize(f, spillBuffer)
-	opts = append([]schemas.WriterOption{schemas.WithWriterAllocator(s.alloc), schemas.WithCompression(spillCodec),
+	opts = append([]schemas.WriterOption{schemas.WithWriterAllocator(alloc), schemas.WithCompression(spillCodec),
 		schemas.WithRowGroupRows(spillRowGroupRows), schemas.WithoutStatistics()}, opts...)
-	w, err := schemas.NewWriter(bw, schemas.SpillMemberships, s.meta, opts...)
+	w, err := schemas.NewWriter(bw, spec, meta, opts...)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("write spill file %s: %w", path, err)
 	}
-	return &spillFile{path: path, f: f, bw: bw, w: w}, nil
+	return &spillFile[T]{path: path, f: f, bw: bw, w: w}, nil
 }
 
-// append adds one membership.
-func (sf *spillFile) append(row *schemas.SpillMembership) error {
+// createSpill starts a membership spill file at path.
+func (s *store) createSpill(path string, opts ...schemas.WriterOption) (*spillFile[schemas.SpillMembership], error) {
+	return createSpill(path, schemas.SpillMemberships, s.meta, s.alloc, opts...)
+}
+
+// append adds one row.
+func (sf *spillFile[T]) append(row *T) error {
 	if err := sf.w.Append(row); err != nil {
 		return fmt.Errorf("write spill file %s: %w", sf.path, err)
 	}
@@ -356,7 +363,7 @@ func (sf *spillFile) append(row *schemas.SpillMembership) error {
 
 // close finishes the file and returns its size. It also releases the writer after an error (the
 // file is then left for cleanup); closing again does nothing.
-func (sf *spillFile) close() (int64, error) {
+func (sf *spillFile[T]) close() (int64, error) {
 	if sf.closed {
 		return 0, nil
 	}

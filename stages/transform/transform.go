@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -157,7 +156,7 @@ type run struct {
 	store   *store
 
 	mu      sync.Mutex
-	rejects []schemas.Reject
+	rejects *rejectSet
 	ledger  ledger
 }
 
@@ -203,6 +202,7 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	}
 	t.store.fanout = max(t.opts.fanout, 2)
 	defer t.store.cleanup()
+	t.rejects = newRejectSet(t.opts.spillBytes/rejectShare, t.store.dir, t.store.meta, t.opts.alloc)
 
 	progress := pipeline.NoProgress("", "")
 	if env.Progress != nil {
@@ -245,16 +245,13 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	c[CountMemberships] = t.ledger.candidates.n
 	c[CountMembers] = t.ledger.members.n
 	c[CountDuplicates] = t.ledger.duplicates.n
-	c[CountRejects] = int64(len(t.rejects))
+	c[CountRejects] = t.rejects.total
 	c[CountOrganizations] = out.orgCount
 	if t.pws != nil {
 		c[CountPasswords] = out.passwords
 	}
 	c[CountUserRejects], c[CountMembershipRejects] = 0, 0
-	for _, r := range t.rejects {
-		c[countRejectPrefix+r.Reason]++
-		c["rejects_"+r.Scope]++
-	}
+	maps.Copy(c, t.rejects.counts)
 	res.Details["strategy"] = t.cfg.Organizations.Strategy
 	res.Details["spilled"] = t.store.spilled()
 	if t.store.spill != nil {
@@ -262,7 +259,10 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 		res.Details["spill_resplits"] = t.store.resplits
 		res.Details["spill_bytes"] = t.store.spill.bytes.Load()
 	}
-	res.Partial = len(t.rejects) > 0
+	if n := t.rejects.runFiles(); n > 0 {
+		res.Details["reject_runs"] = n
+	}
+	res.Partial = t.rejects.total > 0
 	if env.Logger != nil {
 		env.Logger.Info("transform planned", "users", c[CountUsers], "members", c[CountMembers],
 			"duplicates", c[CountDuplicates], "rejects", c[CountRejects], "organizations", c[CountOrganizations],
@@ -386,9 +386,7 @@ func (w *worker) batch(seq int64, b arrow.RecordBatch) error {
 		return err
 	}
 	if len(rejects) > 0 {
-		w.run.mu.Lock()
-		w.run.rejects = append(w.run.rejects, rejects...)
-		w.run.mu.Unlock()
+		return w.run.rejects.add(rejects...)
 	}
 	return nil
 }
@@ -435,16 +433,10 @@ func (t *run) plan(ctx context.Context, out *outputs) error {
 		return err
 	}
 	t.logPhase("members", t0)
-	t.rejects = append(t.rejects, t.pws.rejectsAll()...)
+	if err := t.rejects.add(t.pws.rejectsAll()...); err != nil {
+		return err
+	}
 	return t.writeRejects(out)
-}
-
-// compareRejects orders rejects by user, scope, organization, reason, then the rest.
-func compareRejects(a, b *schemas.Reject) int {
-	return cmp.Or(strings.Compare(a.SourceUserID, b.SourceUserID), strings.Compare(a.Scope, b.Scope),
-		strings.Compare(a.OrgKey, b.OrgKey), strings.Compare(a.Reason, b.Reason),
-		strings.Compare(a.Field, b.Field), strings.Compare(a.RawValue, b.RawValue),
-		strings.Compare(a.Detail, b.Detail), cmp.Compare(a.SourcePosition, b.SourcePosition))
 }
 
 // rejectsAll returns the password rejects: rows of the file that cannot be migrated, then rows
@@ -456,22 +448,17 @@ func (p *passwordIndex) rejectsAll() []schemas.Reject {
 	return append(slices.Clone(p.rejects), p.unused()...)
 }
 
-// writeRejects sorts and writes every reject.
+// writeRejects writes every reject, in order.
 func (t *run) writeRejects(out *outputs) error {
-	slices.SortFunc(t.rejects, func(a, b schemas.Reject) int { return compareRejects(&a, &b) })
-	for i := range t.rejects {
-		r := &t.rejects[i]
+	return t.rejects.each(func(r *schemas.Reject) error {
 		switch r.Scope {
 		case scopeUser:
 			t.ledger.userRejects.add(r.SourceUserID, "")
 		case scopeMembership:
 			t.ledger.membershipRejects.add(r.SourceUserID, r.OrgKey)
 		}
-		if err := out.rejects.Append(r); err != nil {
-			return err
-		}
-	}
-	return nil
+		return out.rejects.Append(r)
+	})
 }
 
 // writeOrganizations writes the planned organizations, sorted by key: every row of the
