@@ -47,13 +47,15 @@
 //     planned user (a payload record) is appended to a payload file under transform/.spill, in
 //     input order; only what deduplication needs (a key record: created_at, the verified flag,
 //     user id, email, external id; about 60 bytes, canonical Stytch user ids packed into 17) stays
-//     in memory, in large append-only arenas, with 20 bytes per membership.
+//     in memory, in large append-only arenas, with 16 bytes per membership. Each membership's
+//     organization (its index in the organization dictionary) goes to a second file, orgs.bin,
+//     in the same order.
 //  2. Decide: the memberships are sorted by organization and decided one organization at a
 //     time, on GOMAXPROCS goroutines: survivor, duplicate or external-id conflict, with the rule
 //     and the merged users, one byte per membership plus the merged lists. Duplicates and
 //     conflicts are written now.
-//  3. Emit: the payload file is read back in order and a member row is written for every
-//     survivor.
+//  3. Emit: the payload file is read back in order, orgs.bin side by side, and a member row is
+//     written for every survivor.
 //
 // So memory holds about 80 bytes per membership, not the whole member row. While the key records
 // fit in a third of the memory limit (transform.memory_limit, --memory-limit, default 1 GiB)

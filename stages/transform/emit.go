@@ -1,13 +1,11 @@
 package transform
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 
 	"github.com/stytch-migrate/stytch-migrate/schemas"
@@ -16,18 +14,22 @@ import (
 // emitCheckEvery is how many payload records emit reads between checks of its context.
 const emitCheckEvery = 1 << 14
 
-// emit reads the payload file back, in input order, and writes a member row (and its password,
-// if any) for every membership deduplication kept. Rows are appended in the same order to
+// emit reads the payload file back, in input order, with the organizations file side by side,
+// and writes a member row (and its password, if any) for every membership deduplication kept. Rows are appended in the same order to
 // members.parquet and member_passwords.parquet, so the load stage can read both files side by
 // side.
 func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
-	f, err := os.Open(t.store.payloadPath)
+	f, r, err := t.store.payloads.open()
 	if err != nil {
 		return fmt.Errorf("read payload file: %w", err)
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, payloadBuffer)
-	orgs, dict := t.store.orgs, t.store.dict
+	of, orgs, err := t.store.orgs.open()
+	if err != nil {
+		return fmt.Errorf("read organizations file: %w", err)
+	}
+	defer of.Close()
+	dict, count := t.store.dict, t.store.memberships()
 	dec.merged.sort()
 	cursor := mergedCursor{m: &dec.merged}
 	empty := make([]string, 0)
@@ -40,7 +42,7 @@ func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 		pw schemas.MemberPassword
 	)
 	corrupt := func(why string) error {
-		return fmt.Errorf("read payload file: %s: %s after %d memberships", t.store.payloadPath, why, gid)
+		return fmt.Errorf("read payload file: %s: %s after %d memberships", t.store.payloads.path, why, gid)
 	}
 	for n := 0; ; n++ {
 		if n%emitCheckEvery == 0 {
@@ -66,13 +68,17 @@ func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 		scratch = scratch[:0]
 		decodeRecordBody(buf, &pl, &scratch)
 		for range kept {
-			if gid >= len(orgs) {
+			if gid >= count {
 				return corrupt("more memberships than were read")
+			}
+			org, err := binary.ReadUvarint(orgs)
+			if err != nil || org >= uint64(dict.len()) {
+				return fmt.Errorf("read organizations file: %s: bad organization after %d memberships", t.store.orgs.path, gid)
 			}
 			switch o := dec.outcome[gid]; {
 			case o >= outSurvivor:
 				merged := cursor.lookup(uint32(gid), &scratch)
-				fillMember(&m, dict.key(orgs[gid]), &pl, merged, survivorRules[o-outSurvivor], empty)
+				fillMember(&m, dict.key(uint32(org)), &pl, merged, survivorRules[o-outSurvivor], empty)
 				if err := t.writeMember(out, &m, &pl, &pw); err != nil {
 					return err
 				}
@@ -82,7 +88,7 @@ func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 			gid++
 		}
 	}
-	if gid != len(orgs) {
+	if gid != count {
 		return corrupt("fewer memberships than were read")
 	}
 	return nil

@@ -438,11 +438,12 @@ func (s *store) scanSpill(path string, fn func(c *spillColumns, i int, org, gid 
 			rows++
 			gid := c.gid.Value(i)
 			src := slices.Index(extSourceNames[:], c.extSrc.Value(i))
-			if src < 0 || gid < 0 || gid >= int64(len(s.orgs)) || s.dict.key(s.orgs[gid]) != c.org.Value(i) {
+			org, known := s.dict.lookup(c.org.Value(i))
+			if src < 0 || gid < 0 || gid >= int64(s.count) || !known {
 				return fmt.Errorf("read spill file %s: row %d: not a membership this run spilled", path, rows)
 			}
 			c.src = uint8(src)
-			fn(c, i, s.orgs[gid], uint32(gid))
+			fn(c, i, org, uint32(gid))
 		}
 	}
 	if err := r.Err(); err != nil {

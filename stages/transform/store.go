@@ -2,6 +2,7 @@ package transform
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -20,14 +21,59 @@ const (
 	// spillDir is the stage's scratch folder (payload and spill files), relative to the run
 	// directory.
 	spillDir = "transform/.spill"
-	// entryBytes is what one membership costs in memory besides its record: its entry and its
-	// organization in the store's membership table.
-	entryBytes = 20
+	// entryBytes is what one membership costs in memory besides its record: its entry.
+	entryBytes = 16
 	// payloadFile is the payload file, in the spill folder.
 	payloadFile = "payloads.bin"
-	// payloadBuffer is the write and read buffer of the payload file.
-	payloadBuffer = 1 << 20
+	// orgsFile is the organization of every membership, in membership order (uvarint
+	// organization indexes), in the spill folder.
+	orgsFile = "orgs.bin"
+	// streamBuffer is the write and read buffer of the payload and organizations files.
+	streamBuffer = 1 << 20
 )
+
+// stream is a scratch file written once, in order, then read back once, in order.
+type stream struct {
+	path string
+	f    *os.File
+	w    *bufio.Writer
+}
+
+// createStream creates the stream file at path; what is written to it is named what in errors.
+func createStream(path, what string) (*stream, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", what, err)
+	}
+	return &stream{path: path, f: f, w: bufio.NewWriterSize(f, streamBuffer)}, nil
+}
+
+// finish flushes and closes the file.
+func (s *stream) finish() error {
+	err := s.w.Flush()
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	s.f = nil
+	return err
+}
+
+// close closes the file if it is still open, after a failure.
+func (s *stream) close() {
+	if s != nil && s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
+}
+
+// open opens the finished file for reading.
+func (s *stream) open() (*os.File, *bufio.Reader, error) {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, bufio.NewReaderSize(f, streamBuffer), nil
+}
 
 // entry is one candidate membership in memory: its organization, its membership id (its index in
 // input order) and its user's key record.
@@ -58,17 +104,24 @@ func (d *orgDict) len() int { return len(d.offs) - 1 }
 // changes bytes already written, it only moves later keys to a larger array.
 func (d *orgDict) key(i uint32) string { return bytesString(d.data[d.offs[i]:d.offs[i+1]]) }
 
-// intern returns the index of key, adding a copy of it when new.
-func (d *orgDict) intern(key string) uint32 {
+// lookup returns the index of key, if the dictionary has it.
+func (d *orgDict) lookup(key string) (uint32, bool) {
 	mask := uint64(len(d.table) - 1)
 	for slot := maphash.String(d.seed, key) & mask; ; slot = (slot + 1) & mask {
 		v := d.table[slot]
 		if v == 0 {
-			break
+			return 0, false
 		}
 		if d.key(v-1) == key {
-			return v - 1
+			return v - 1, true
 		}
+	}
+}
+
+// intern returns the index of key, adding a copy of it when new.
+func (d *orgDict) intern(key string) uint32 {
+	if i, ok := d.lookup(key); ok {
+		return i
 	}
 	if len(d.data)+len(key) > math.MaxUint32 {
 		panic("transform: organization keys exceed 4 GiB")
@@ -137,12 +190,12 @@ type store struct {
 	expected int64 // users in the input
 	seen     int64 // users added so far
 
-	// orgs is the organization of every membership, by membership id.
-	orgs []uint32
-	// payloads is the payload file being written; payloadPath is where.
-	payloads    *bufio.Writer
-	payloadF    *os.File
-	payloadPath string
+	// count is the number of memberships added.
+	count int
+	// payloads is the payload file; orgs the organization of every membership, in order (the
+	// emit pass reads the two side by side). orgBuf is the encoding of a batch's organizations.
+	payloads, orgs *stream
+	orgBuf         []byte
 
 	// Once spilling: the partition of each organization (-1 until known) and the bytes each
 	// organization spilled.
@@ -162,12 +215,14 @@ func newStore(budget int64, dir string, expectedUsers int64, meta schemas.FileMe
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create spill folder: %w", err)
 	}
-	s.payloadPath = filepath.Join(dir, payloadFile)
-	f, err := os.OpenFile(s.payloadPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("create payload file: %w", err)
+	var err error
+	if s.payloads, err = createStream(filepath.Join(dir, payloadFile), "payload file"); err != nil {
+		return nil, err
 	}
-	s.payloadF, s.payloads = f, bufio.NewWriterSize(f, payloadBuffer)
+	if s.orgs, err = createStream(filepath.Join(dir, orgsFile), "organizations file"); err != nil {
+		s.payloads.close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -188,21 +243,26 @@ func (s *store) add(b *localBatch, users int) error {
 	if len(b.keys) == 0 {
 		return nil
 	}
-	if len(s.orgs)+len(b.keys) > math.MaxUint32 {
+	if s.count+len(b.keys) > math.MaxUint32 {
 		return s.fail(fmt.Errorf("more than %d candidate memberships", uint32(math.MaxUint32)))
 	}
-	if _, err := s.payloads.Write(b.payloads); err != nil {
+	if _, err := s.payloads.w.Write(b.payloads); err != nil {
 		return s.fail(fmt.Errorf("write payload file: %w", err))
 	}
 	// Records are added one by one, so that arena chunks fill up to their last bytes.
 	lastOff, ref := -1, uint64(0)
+	s.orgBuf = s.orgBuf[:0]
 	for i, k := range b.keys {
 		if off := b.offs[i]; off != lastOff {
 			ref, lastOff = s.mem.add(recordBytes(b.buf[off:])), off
 		}
 		org := s.dict.intern(k)
-		s.entries = append(s.entries, entry{org: org, gid: uint32(len(s.orgs)), ref: ref})
-		s.orgs = append(s.orgs, org)
+		s.entries = append(s.entries, entry{org: org, gid: uint32(s.count), ref: ref})
+		s.orgBuf = binary.AppendUvarint(s.orgBuf, uint64(org))
+		s.count++
+	}
+	if _, err := s.orgs.w.Write(s.orgBuf); err != nil {
+		return s.fail(fmt.Errorf("write organizations file: %w", err))
 	}
 	if s.mem.allocated()+int64(cap(s.entries))*entryBytes > s.budget {
 		if err := s.flush(); err != nil {
@@ -230,17 +290,15 @@ func (s *store) abort(err error) {
 }
 
 // memberships is the number of candidate memberships added.
-func (s *store) memberships() int { return len(s.orgs) }
+func (s *store) memberships() int { return s.count }
 
-// finishPayloads flushes and closes the payload file.
+// finishPayloads flushes and closes the payload and organizations files.
 func (s *store) finishPayloads() error {
-	err := s.payloads.Flush()
-	if cerr := s.payloadF.Close(); err == nil {
-		err = cerr
-	}
-	s.payloadF = nil
-	if err != nil {
+	if err := s.payloads.finish(); err != nil {
 		return fmt.Errorf("write payload file: %w", err)
+	}
+	if err := s.orgs.finish(); err != nil {
+		return fmt.Errorf("write organizations file: %w", err)
 	}
 	return nil
 }
@@ -260,8 +318,7 @@ func (s *store) release() {
 
 // cleanup removes the spill files, the payload file and the folder.
 func (s *store) cleanup() {
-	if s.payloadF != nil {
-		s.payloadF.Close()
-	}
+	s.payloads.close()
+	s.orgs.close()
 	os.RemoveAll(s.dir)
 }
