@@ -59,20 +59,21 @@
 //
 // So memory holds about 80 bytes per membership, not the whole member row. While the key records
 // fit in a third of the memory limit (transform.memory_limit, --memory-limit, default 1 GiB)
-// they stay in memory. Past it, the memberships are partitioned by organization key range into
+// they stay in memory. Past it, the memberships are hash-partitioned by organization key into
 // temporary Parquet spill files under transform/.spill (schema schemas.SpillMemberships: org
 // key, membership id, user id, email, verified flag, created_at, external id and its source,
 // source position; uncompressed, without statistics, since the stage reads each back once):
-// every flush writes one file per partition, each organization lands in exactly one partition,
-// and partitions are decided one at a time, in key order. A partition that came out larger than
-// planned (the first spill chose key ranges from an unrepresentative sample, e.g. input sorted
-// by organization) is split first: its memberships are copied in one pass into up to 8 files of
-// organization key ranges cut by their exact sizes, each split again if still too large, so
-// every level reads and writes the data once. One organization larger than the budget is still decided in memory: the
-// bound is per organization. The payload file needs about 300 bytes of disk per planned user;
-// everything under transform/.spill is removed at the end. Rejects wait in memory up to a quarter
-// of the key records' share; past it they are sorted into run files there (rejectSet) and merged
-// as rejects.parquet is written.
+// every flush writes one file per partition, each organization lands in exactly one partition
+// (a hash of its key, partitionOf), and partitions are decided one at a time. A partition that
+// came out larger than planned (the first flush underestimated the input, or large
+// organizations share it) is split first: its organizations, in key order, are cut into up to 8
+// groups by their exact sizes and its memberships copied in one pass into one file per group,
+// each split again if still too large, so every level reads and writes the data once. One
+// organization larger than the budget is still decided in memory: the bound is per
+// organization. The payload file needs about 300 bytes of disk per planned user; everything
+// under transform/.spill is removed at the end. Duplicates and rejects each wait in memory up to
+// a quarter of the key records' share; past it they are sorted into run files there
+// (sortedRuns) and merged as duplicates.parquet and rejects.parquet are written.
 //
 // The stage sets the Go runtime's soft memory limit to the budget and GOGC to 25 for its
 // duration, unless the process set a limit or the GOGC variable: its large structures (the

@@ -77,6 +77,13 @@ func tryPlan(t *testing.T, cfg Config, env *pipeline.Env, opts ...Option) (planO
 		})
 	}
 	checkPasswordOrder(t, out.members, out.passwords)
+	// The duplicates and rejects files are sorted, however many runs they were merged from.
+	if !slices.IsSortedFunc(out.dups, func(a, b schemas.Duplicate) int { return compareDuplicates(&a, &b) }) {
+		t.Errorf("duplicates.parquet is not sorted (details %v)", res.Details)
+	}
+	if !slices.IsSortedFunc(out.rejects, func(a, b schemas.Reject) int { return compareRejects(&a, &b) }) {
+		t.Errorf("rejects.parquet is not sorted (details %v)", res.Details)
+	}
 	// Members come in input order; tests compare them in (org, email) order.
 	byOrgEmail := func(a, b string, c, d string) int { return cmp.Or(strings.Compare(a, c), strings.Compare(b, d)) }
 	slices.SortStableFunc(out.members, func(a, b schemas.Member) int {

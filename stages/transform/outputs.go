@@ -75,7 +75,20 @@ func (t *run) openOutputs() (*outputs, error) {
 	return o, nil
 }
 
-// commit finishes every file, then renames them all into place.
+// finishMembers finishes members.parquet and member_passwords.parquet (not committed yet), so
+// that their writers' buffers go before the rejects are written.
+func (o *outputs) finishMembers() error {
+	if err := o.members.Close(); err != nil {
+		return err
+	}
+	if o.pws != nil {
+		return o.pws.Close()
+	}
+	return nil
+}
+
+// commit finishes every file (those finished already are left as they are), then renames them
+// all into place.
 func (o *outputs) commit() error {
 	for _, f := range o.files {
 		if err := f.close(); err != nil {
@@ -107,15 +120,12 @@ func (o *outputs) paths(dir *pipeline.RunDir) []string {
 	return ps
 }
 
-// finalSink writes the rows deduplication produces and tallies them for reconciliation.
+// finalSink hands the rows deduplication produces to the run's sorted duplicates and rejects,
+// which write and tally them at the end.
 type finalSink struct {
-	out *outputs
 	run *run
 }
 
-func (s *finalSink) duplicate(d *schemas.Duplicate) error {
-	s.run.ledger.duplicates.add(d.SourceUserID, d.OrgKey)
-	return s.out.dups.Append(d)
-}
+func (s *finalSink) duplicate(d *schemas.Duplicate) error { return s.run.dups.add(*d) }
 
 func (s *finalSink) reject(r schemas.Reject) error { return s.run.rejects.add(r) }

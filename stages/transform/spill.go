@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -45,8 +45,6 @@ var spillCodec = compress.Codecs.Uncompressed
 // spiller tracks the spill files.
 type spiller struct {
 	parts []spillPart
-	// splits are the first organization keys of partitions 1, 2, ...
-	splits []string
 	// flushes counts the flushes so far; it numbers the files of the next.
 	flushes int
 	// bytes counts the bytes of the spill files written.
@@ -65,14 +63,18 @@ type spillPart struct {
 func (s *store) partitionBytes() int64 { return max(s.budget/2, 1) }
 
 // flush writes the memberships in memory to one spill file per partition that has any, in input
-// order, and frees the memory. The first flush chooses the partitions' key ranges from the
-// memberships in memory, weighted by their bytes, sized from the expected total.
+// order, and frees the memory. The first flush chooses the number of partitions from the bytes
+// per user so far and the number of users in the input; an organization's partition is a hash of
+// its key (partitionOf).
 func (s *store) flush() error {
 	if s.spill == nil {
 		perUser := float64(s.mem.allocated()+int64(len(s.entries))*entryBytes) / float64(max(s.seen, 1))
 		estimate := perUser * float64(max(s.expected, s.seen))
 		parts := min(max(int(estimate*partitionSlack/float64(s.partitionBytes()))+1, minPartitions), maxPartitions)
-		s.spill = &spiller{parts: make([]spillPart, parts), splits: s.splitKeys(parts)}
+		if s.forceParts > 0 {
+			parts = s.forceParts
+		}
+		s.spill = &spiller{parts: make([]spillPart, parts)}
 	}
 	for len(s.orgPart) < s.dict.len() {
 		s.orgPart = append(s.orgPart, -1)
@@ -83,7 +85,7 @@ func (s *store) flush() error {
 	for _, e := range s.entries {
 		p := s.orgPart[e.org]
 		if p < 0 {
-			p = int32(sort.Search(len(s.spill.splits), func(i int) bool { return s.spill.splits[i] > s.dict.key(e.org) }))
+			p = int32(partitionOf(s.dict.key(e.org), len(s.spill.parts)))
 			s.orgPart[e.org] = p
 		}
 		n := int64(len(recordBytes(s.mem.get(e.ref)))) + entryBytes
@@ -131,36 +133,27 @@ func (s *store) flush() error {
 	return nil
 }
 
-// splitKeys returns parts-1 organization keys cutting the memberships in memory into parts
-// ranges of about equal bytes. Partition p holds the keys k with splits[p-1] <= k < splits[p].
-func (s *store) splitKeys(parts int) []string {
-	bytes := map[uint32]int64{}
-	var total int64
-	for _, e := range s.entries {
-		n := int64(len(recordBytes(s.mem.get(e.ref)))) + entryBytes
-		bytes[e.org] += n
-		total += n
+// partitionOf returns the partition, among n, of the organization key: a hash of the key
+// (FNV-1a, then a finalizer so that every bit counts) mapped onto [0, n). It depends on the key
+// alone, so reruns of the same input spill the same files.
+func partitionOf(key string, n int) int {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(key); i++ {
+		h ^= uint64(key[i])
+		h *= 1099511628211
 	}
-	orgs := make([]uint32, 0, len(bytes))
-	for o := range bytes {
-		orgs = append(orgs, o)
-	}
-	slices.SortFunc(orgs, func(a, b uint32) int { return strings.Compare(s.dict.key(a), s.dict.key(b)) })
-	var splits []string
-	var acc int64
-	for _, o := range orgs {
-		if acc >= total*int64(len(splits)+1)/int64(parts) && len(splits) < parts-1 {
-			splits = append(splits, s.dict.key(o))
-		}
-		acc += bytes[o]
-	}
-	return splits
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	hi, _ := bits.Mul64(h, uint64(n))
+	return int(hi)
 }
 
-// partitions calls fn for the memberships of each partition in organization key order: the whole
-// store when nothing spilled, else each partition's spill files read back (then removed). A
-// partition larger than it should be (the first flush saw an unrepresentative sample of keys) is
-// split first: see split.
+// partitions calls fn for the memberships of each partition, one partition after the other,
+// each partition's organizations in key order: the whole store when nothing spilled, else each
+// partition's spill files read back (then removed). A partition larger than it should be (the
+// first flush underestimated the input, or a few organizations dominate it) is split first: see
+// split.
 func (s *store) partitions(ctx context.Context, fn func(entries []entry, mem *arena) error) error {
 	if s.spill == nil {
 		return fn(s.entries, &s.mem)
@@ -237,8 +230,9 @@ func (s *store) drain(ctx context.Context, d *drainer, files []string, orgs []ui
 // split cuts orgs (in key order) into up to s.fanout ranges of about equal bytes, copies the
 // memberships of files into one new file per range in one pass, removes files, and drains the
 // ranges in order. Every level reads and writes the data once, and the ranges shrink by the
-// fanout, so even input sorted by organization (whose first flush puts nearly everything in the
-// last partition) costs a few passes. A range is never empty, and there are at least two.
+// fanout, so even a partition many times too large (a first flush that saw a small fraction of
+// the bytes per user to come) costs a few passes. A range is never empty, and there are at
+// least two.
 func (s *store) split(ctx context.Context, d *drainer, files []string, orgs []uint32, total int64) error {
 	s.resplits++
 	level := s.resplits

@@ -3,6 +3,7 @@ package transform
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -48,15 +49,25 @@ func TestSpillMatchesInMemory(t *testing.T) {
 		}
 	}
 
-	// Users sorted by organization: the first spill sees only the smallest keys, so its key
-	// ranges are wrong for the rest and the last partition must be split again on read.
+	// Users sorted by organization spill the same plan: partitions are hashes of the keys, not
+	// ranges of what the first flush saw.
 	sorted := slices.Clone(users)
 	slices.SortStableFunc(sorted, func(a, b schemas.User) int { return strings.Compare(a.TrustedMetadata, b.TrustedMetadata) })
-	resplit := runPlan(t, cfg, writeUsers(t, sorted), WithSpillThreshold(256<<10))
-	if resplit.res.Details["spill_resplits"].(int) == 0 {
-		t.Fatalf("sorted input caused no resplit: %v", resplit.res.Details)
+	sortedRun := runPlan(t, cfg, writeUsers(t, sorted), WithSpillThreshold(256<<10))
+	c := dumps(t, sortedRun)
+	for name := range a {
+		if a[name] != c[name] {
+			t.Errorf("%s differs between the in-memory and the sorted input's run", name)
+		}
 	}
-	c := dumps(t, resplit)
+
+	// Too few partitions for the input (as when the first flush underestimates it): each is
+	// split again on read, into up to 8 files in one pass.
+	resplit := runPlan(t, cfg, writeUsers(t, users), WithSpillThreshold(256<<10), withPartitions(2))
+	if resplit.res.Details["spill_resplits"].(int) == 0 {
+		t.Fatalf("two partitions caused no resplit: %v", resplit.res.Details)
+	}
+	c = dumps(t, resplit)
 	for name := range a {
 		if a[name] != c[name] {
 			t.Errorf("%s differs between the in-memory and the resplit run", name)
@@ -65,7 +76,7 @@ func TestSpillMatchesInMemory(t *testing.T) {
 
 	// Split two ways at a time, the oversized partition takes several levels of splits, each
 	// writing the data once more.
-	deep := runPlan(t, cfg, writeUsers(t, sorted), WithSpillThreshold(256<<10), withSplitFanout(2))
+	deep := runPlan(t, cfg, writeUsers(t, users), WithSpillThreshold(256<<10), withPartitions(2), withSplitFanout(2))
 	t.Logf("fanout 2: %v", deep.res.Details)
 	if deep.res.Details["spill_resplits"].(int) < 3 {
 		t.Fatalf("fanout 2 split only %v times", deep.res.Details["spill_resplits"])
@@ -83,6 +94,9 @@ func TestSpillMatchesInMemory(t *testing.T) {
 
 // withSplitFanout sets how many files an oversized spill partition is split into at once.
 func withSplitFanout(n int) Option { return func(o *options) { o.fanout = n } }
+
+// withPartitions sets the number of spill partitions instead of the estimate.
+func withPartitions(n int) Option { return func(o *options) { o.partitions = n } }
 
 // TestSpillFilesAreParquet spills memberships through a store with a one-byte budget and checks
 // that its spill files are Parquet files of the spill schema holding exactly those memberships,
@@ -156,8 +170,10 @@ func TestSpillFilesAreParquet(t *testing.T) {
 		t.Fatalf("spill rows:\n%+v\nwant\n%+v", got, wantRows)
 	}
 
-	var orgs []string
+	orgCall := map[string]int{} // the partitions call that saw each organization
+	calls := 0
 	err = s.partitions(context.Background(), func(entries []entry, mem *arena) error {
+		calls++
 		for _, e := range entries {
 			var k keyRecord
 			var scratch []byte
@@ -165,7 +181,14 @@ func TestSpillFilesAreParquet(t *testing.T) {
 			if k != want[e.gid] {
 				t.Errorf("membership %d read back as %+v, want %+v", e.gid, k, want[e.gid])
 			}
-			orgs = append(orgs, s.dict.key(e.org))
+			key := s.dict.key(e.org)
+			if c, seen := orgCall[key]; seen && c != calls {
+				t.Errorf("organization %s in two partitions", key)
+			}
+			orgCall[key] = calls
+			if p := s.orgPart[e.org]; int(p) != partitionOf(key, len(s.spill.parts)) {
+				t.Errorf("organization %s in partition %d, its hash says %d", key, p, partitionOf(key, len(s.spill.parts)))
+			}
 			delete(want, e.gid)
 		}
 		return nil
@@ -179,9 +202,28 @@ func TestSpillFilesAreParquet(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(dir, "part-*")); len(left) != 0 {
 		t.Errorf("spill files left after reading: %v", left)
 	}
-	// Partitions come in key order; here each holds one organization, or two in input order.
-	if !slices.IsSorted(orgs) {
-		t.Errorf("partitions read in order %v, want key order", orgs)
+	if len(orgCall) != 3 {
+		t.Errorf("organizations read back %v, want 3", orgCall)
+	}
+}
+
+// TestPartitionOf checks that organization keys spread evenly over the partitions, and that a
+// key's partition depends on the key alone.
+func TestPartitionOf(t *testing.T) {
+	const n, keys = 13, 130_000
+	counts := make([]int, n)
+	for i := range keys {
+		k := fmt.Sprintf("org-%d", i)
+		p := partitionOf(k, n)
+		if p != partitionOf(strings.Clone(k), n) {
+			t.Fatalf("partitionOf(%q) is not stable", k)
+		}
+		counts[p]++
+	}
+	for p, c := range counts {
+		if c < keys/n*9/10 || c > keys/n*11/10 {
+			t.Errorf("partition %d has %d keys, want %d ±10%%: %v", p, c, keys/n, counts)
+		}
 	}
 }
 

@@ -169,26 +169,28 @@ func (b *localBatch) reset(seq int64) {
 // order (whatever order the workers finish them in), so a membership's id is its index in input
 // order. Payload records go straight to the payload file, in the same order, and are read back
 // once every membership is decided; only the key records stay in memory. Those stay in memory
-// until they pass the budget; then the memberships are range-partitioned by organization key
+// until they pass the budget; then the memberships are hash-partitioned by organization key
 // into Parquet spill files: every organization's candidates end up in one partition, decided one
 // partition at a time. Safe for concurrent add.
 type store struct {
-	mu       sync.Mutex
-	turn     *sync.Cond // signalled when next changes or the store fails
-	next     int64      // the sequence number of the next batch to add
-	failed   error
-	budget   int64
-	mem      arena
-	entries  []entry
-	dict     *orgDict
-	spill    *spiller
-	dir      string
-	meta     schemas.FileMeta
-	alloc    memory.Allocator
-	writers  int   // goroutines writing spill files
-	fanout   int   // files an oversized partition is split into at once
-	expected int64 // users in the input
-	seen     int64 // users added so far
+	mu      sync.Mutex
+	turn    *sync.Cond // signalled when next changes or the store fails
+	next    int64      // the sequence number of the next batch to add
+	failed  error
+	budget  int64
+	mem     arena
+	entries []entry
+	dict    *orgDict
+	spill   *spiller
+	dir     string
+	meta    schemas.FileMeta
+	alloc   memory.Allocator
+	writers int // goroutines writing spill files
+	fanout  int // files an oversized partition is split into at once
+	// forceParts, when set, is the number of partitions instead of the estimate (tests).
+	forceParts int
+	expected   int64 // users in the input
+	seen       int64 // users added so far
 
 	// count is the number of memberships added.
 	count int

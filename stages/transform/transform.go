@@ -73,6 +73,7 @@ type options struct {
 	workers    int
 	alloc      memory.Allocator
 	fanout     int // files an oversized spill partition is split into at once (tests make it 2)
+	partitions int // the number of spill partitions instead of the estimate (tests)
 }
 
 // Option tunes a Stage.
@@ -157,6 +158,7 @@ type run struct {
 
 	mu      sync.Mutex
 	rejects *rejectSet
+	dups    *sortedRuns[schemas.Duplicate]
 	ledger  ledger
 }
 
@@ -200,9 +202,10 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 		schemas.FileMeta{ToolVersion: env.ToolVersion, RunID: env.RunID}, t.opts.alloc); err != nil {
 		return nil, err
 	}
-	t.store.fanout = max(t.opts.fanout, 2)
+	t.store.fanout, t.store.forceParts = max(t.opts.fanout, 2), t.opts.partitions
 	defer t.store.cleanup()
-	t.rejects = newRejectSet(t.opts.spillBytes/rejectShare, t.store.dir, t.store.meta, t.opts.alloc)
+	t.rejects = newRejectSet(t.opts.spillBytes/runShare, t.store.dir, t.store.meta, t.opts.alloc)
+	t.dups = newDuplicateSet(t.opts.spillBytes/runShare, t.store.dir, t.store.meta, t.opts.alloc)
 
 	progress := pipeline.NoProgress("", "")
 	if env.Progress != nil {
@@ -261,6 +264,9 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	}
 	if n := t.rejects.runFiles(); n > 0 {
 		res.Details["reject_runs"] = n
+	}
+	if n := t.dups.runFiles(); n > 0 {
+		res.Details["duplicate_runs"] = n
 	}
 	res.Partial = t.rejects.total > 0
 	if env.Logger != nil {
@@ -415,17 +421,25 @@ func (t *run) plan(ctx context.Context, out *outputs) error {
 		ranks[i] = uint32(r)
 	}
 	dec := newDecisions(t.store.memberships(), dict.len())
-	d := &deduper{dict: dict, ranks: ranks, dec: dec, sink: &finalSink{out: out, run: t}, workers: t.opts.workers}
+	d := &deduper{dict: dict, ranks: ranks, dec: dec, sink: &finalSink{run: t}, workers: t.opts.workers}
 	if err := t.store.partitions(ctx, d.run); err != nil {
 		return err
 	}
 	t.store.release()
+	// The duplicates are finished before the members start, so that the two writers' buffers
+	// are never held at once.
+	if err := t.writeDuplicates(out); err != nil {
+		return err
+	}
 	t.logPhase("dedupe", t0)
 	t0 = time.Now()
 	// The organizations need only the counts: they are written while the members are.
 	var g errgroup.Group
 	g.Go(func() error { return t.writeOrganizations(out, dict, dec.counts) })
 	err := t.emit(ctx, out, dec)
+	if err == nil {
+		err = out.finishMembers()
+	}
 	if gerr := g.Wait(); err == nil {
 		err = gerr
 	}
@@ -446,6 +460,18 @@ func (p *passwordIndex) rejectsAll() []schemas.Reject {
 		return nil
 	}
 	return append(slices.Clone(p.rejects), p.unused()...)
+}
+
+// writeDuplicates writes every duplicate, in order, and finishes the file.
+func (t *run) writeDuplicates(out *outputs) error {
+	err := t.dups.each(func(d *schemas.Duplicate) error {
+		t.ledger.duplicates.add(d.SourceUserID, d.OrgKey)
+		return out.dups.Append(d)
+	})
+	if err != nil {
+		return err
+	}
+	return out.dups.Close()
 }
 
 // writeRejects writes every reject, in order.
