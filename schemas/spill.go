@@ -26,7 +26,8 @@ type SpillMembership struct {
 
 // SpillMemberships is the schema of the transform stage's spill files:
 // transform/.spill/part-PPPP-FFFF.parquet (partition PPPP, written by flush FFFF), and
-// split-LLLL-R.parquet (range R of the LLLLth split of an oversized partition).
+// split-LLLL-R.parquet (group R of the organizations of the LLLLth split of an oversized
+// partition).
 var SpillMemberships = newSpec("spill_memberships", 1, "transform/.spill/part-PPPP-FFFF.parquet",
 	stringCol("org_key", false, func(m *SpillMembership) *string { return &m.OrgKey }),
 	int64Col("membership_id", false, func(m *SpillMembership) *int64 { return &m.MembershipID }),
