@@ -98,7 +98,6 @@ func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 // (built in pw).
 func (t *run) writeMember(out *outputs, m *schemas.Member, pl *payload, pw *schemas.MemberPassword) error {
 	if e := t.pws.lookup(pl.userID, pl.email); e != nil {
-		e.used.Store(true)
 		m.HasPassword = true
 		*pw = e.pw
 		pw.OrgKey, pw.SourceUserID, pw.EmailAddress, pw.ExternalID, pw.EmailVerified =

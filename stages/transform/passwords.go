@@ -2,12 +2,13 @@ package transform
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
@@ -63,35 +64,178 @@ var (
 // maxScryptN is the largest scrypt N Stytch accepts.
 const maxScryptN = 262144
 
-// hashEntry is one usable row of the hash file.
+// hashEntry is one usable row of the hash file. Entries returned by lookup are decoded from the
+// index: their strings alias its memory.
 type hashEntry struct {
 	pw   schemas.MemberPassword
 	line int
 	// owner is the user_id or normalized email the row belongs to; byEmail says which.
 	owner   string
 	byEmail bool
-	used    atomic.Bool
+	// ref is where the row is in the index.
+	ref uint64
 }
 
+// States of an indexed row: its first byte, changed in place.
+const (
+	pwByEmail = 1 << iota
+	// pwUsed marks a row some member took.
+	pwUsed
+	// pwAmbiguous marks an owner with more than one row: none of its rows is used.
+	pwAmbiguous
+)
+
+// minPasswordSlots is the size of the index's first table.
+const minPasswordSlots = 1 << 10
+
 // passwordIndex is the content of the hash file: usable rows by owner, and the rows rejected.
+// The rows are encoded in an arena and found through an open-addressing table of their refs, so
+// the index holds no Go pointers and takes about the bytes of the rows (a bcrypt row keyed by a
+// Stytch user id: about 140 bytes, where maps of structs took 400). Lookups and marks are for
+// one goroutine at a time.
 type passwordIndex struct {
 	// path is the file's base name, used in reject details.
 	path    string
-	byUser  map[string]*hashEntry
-	byEmail map[string]*hashEntry
+	rows    arena
+	table   []uint64 // linear probing: 0 is empty, else a row's ref + 1
+	n       int
+	seed    maphash.Seed
 	rejects []schemas.Reject
+	// buf encodes a row; found holds lookup's result.
+	buf   []byte
+	found hashEntry
 }
 
-// lookup returns the hash for a member made from userID with the given email, or nil. A row
-// keyed by user_id wins over one keyed by email.
+func newPasswordIndex(path string) *passwordIndex {
+	return &passwordIndex{path: path, table: make([]uint64, minPasswordSlots), seed: maphash.MakeSeed()}
+}
+
+// hash is the table hash of an owner.
+func (p *passwordIndex) hash(owner string, byEmail bool) uint64 {
+	h := maphash.String(p.seed, owner)
+	if byEmail {
+		h = ^h
+	}
+	return h
+}
+
+// find returns the ref of the row of owner, if the index has one.
+func (p *passwordIndex) find(owner string, byEmail bool) (uint64, bool) {
+	mask := uint64(len(p.table) - 1)
+	for slot := p.hash(owner, byEmail) & mask; ; slot = (slot + 1) & mask {
+		v := p.table[slot]
+		if v == 0 {
+			return 0, false
+		}
+		o, e := p.ownerAt(v - 1)
+		if e == byEmail && o == owner {
+			return v - 1, true
+		}
+	}
+}
+
+// add indexes a row whose owner the index does not have yet.
+func (p *passwordIndex) add(e *hashEntry) {
+	state := byte(0)
+	if e.byEmail {
+		state = pwByEmail
+	}
+	p.buf = encodePasswordRow(p.buf[:0], state, e)
+	ref := p.rows.add(p.buf)
+	if 4*(p.n+1) > 3*len(p.table) {
+		old := p.table
+		p.table = make([]uint64, 2*len(old))
+		for _, v := range old {
+			if v != 0 {
+				p.place(v - 1)
+			}
+		}
+	}
+	p.place(ref)
+	p.n++
+}
+
+// place puts the row at ref in the first free slot of its owner's probe sequence.
+func (p *passwordIndex) place(ref uint64) {
+	mask := uint64(len(p.table) - 1)
+	o, e := p.ownerAt(ref)
+	slot := p.hash(o, e) & mask
+	for p.table[slot] != 0 {
+		slot = (slot + 1) & mask
+	}
+	p.table[slot] = ref + 1
+}
+
+// state returns the state byte of the row at ref, which may be changed in place.
+func (p *passwordIndex) state(ref uint64) *byte { return &p.rows.get(ref)[0] }
+
+// ownerAt returns the owner of the row at ref and whether it is an email.
+func (p *passwordIndex) ownerAt(ref uint64) (string, bool) {
+	b := p.rows.get(ref)
+	_, k := binary.Uvarint(b[1:])
+	n, w := binary.Uvarint(b[1+k:])
+	return bytesString(b[1+k+w : 1+k+w+int(n)]), b[0]&pwByEmail != 0
+}
+
+// decode decodes the row at ref into e.
+func (p *passwordIndex) decode(ref uint64, e *hashEntry) {
+	decodePasswordRow(p.rows.get(ref), e)
+	e.ref = ref
+}
+
+// encodePasswordRow appends the row e, with its state byte, to buf: the state, the line, the
+// owner, then the hash fields (strings as uvarint length and bytes, numbers as uvarints).
+func encodePasswordRow(buf []byte, state byte, e *hashEntry) []byte {
+	buf = append(buf, state)
+	buf = binary.AppendUvarint(buf, uint64(e.line))
+	pw := &e.pw
+	for _, s := range [...]string{e.owner, pw.HashType, pw.Hash, pw.PrependSalt, pw.AppendSalt, pw.Salt, pw.Algorithm} {
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
+	}
+	for _, n := range [...]int32{pw.IterationAmount, pw.Memory, pw.Threads, pw.KeyLength, pw.NParameter, pw.RParameter, pw.PParameter} {
+		buf = binary.AppendUvarint(buf, uint64(uint32(n)))
+	}
+	return buf
+}
+
+// decodePasswordRow decodes a row encoded by encodePasswordRow; the strings alias b.
+func decodePasswordRow(b []byte, e *hashEntry) {
+	*e = hashEntry{byEmail: b[0]&pwByEmail != 0}
+	b = b[1:]
+	line, k := binary.Uvarint(b)
+	e.line, b = int(line), b[k:]
+	pw := &e.pw
+	for _, dst := range [...]*string{&e.owner, &pw.HashType, &pw.Hash, &pw.PrependSalt, &pw.AppendSalt, &pw.Salt, &pw.Algorithm} {
+		n, w := binary.Uvarint(b)
+		*dst = bytesString(b[w : w+int(n)])
+		b = b[w+int(n):]
+	}
+	for _, dst := range [...]*int32{&pw.IterationAmount, &pw.Memory, &pw.Threads, &pw.KeyLength, &pw.NParameter, &pw.RParameter, &pw.PParameter} {
+		n, w := binary.Uvarint(b)
+		*dst = int32(uint32(n))
+		b = b[w:]
+	}
+}
+
+// lookup returns the hash for a member made from userID with the given email, or nil, and marks
+// the row used. A row keyed by user_id wins over one keyed by email; an ambiguous owner has none.
+// The entry is valid until the next lookup.
 func (p *passwordIndex) lookup(userID, email string) *hashEntry {
 	if p == nil {
 		return nil
 	}
-	if e := p.byUser[userID]; e != nil {
-		return e
+	for _, k := range [...]struct {
+		owner   string
+		byEmail bool
+	}{{userID, false}, {email, true}} {
+		if ref, ok := p.find(k.owner, k.byEmail); ok && *p.state(ref)&pwAmbiguous == 0 {
+			*p.state(ref) |= pwUsed
+			p.decode(ref, &p.found)
+			return &p.found
+		}
 	}
-	return p.byEmail[email]
+	return nil
 }
 
 // unused returns a reject for every usable row no member took, in file order.
@@ -99,23 +243,24 @@ func (p *passwordIndex) unused() []schemas.Reject {
 	if p == nil {
 		return nil
 	}
-	var entries []*hashEntry
-	for _, m := range []map[string]*hashEntry{p.byUser, p.byEmail} {
-		for _, e := range m {
-			if !e.used.Load() {
-				entries = append(entries, e)
-			}
+	var entries []hashEntry
+	for _, v := range p.table {
+		if v != 0 && *p.state(v - 1)&(pwUsed|pwAmbiguous) == 0 {
+			var e hashEntry
+			p.decode(v-1, &e)
+			entries = append(entries, e)
 		}
 	}
-	slices.SortFunc(entries, func(a, b *hashEntry) int { return a.line - b.line })
+	slices.SortFunc(entries, func(a, b hashEntry) int { return a.line - b.line })
 	out := make([]schemas.Reject, 0, len(entries))
 	for _, e := range entries {
 		r := schemas.Reject{Scope: scopePassword, Reason: ReasonPasswordOwnerNotMigrated,
 			Detail: fmt.Sprintf("%s line %d: no planned member for this row", p.path, e.line)}
+		owner := strings.Clone(e.owner)
 		if e.byEmail {
-			r.Field, r.RawValue = "email", e.owner
+			r.Field, r.RawValue = "email", owner
 		} else {
-			r.SourceUserID, r.Field, r.RawValue = e.owner, "user_id", e.owner
+			r.SourceUserID, r.Field, r.RawValue = owner, "user_id", owner
 		}
 		out = append(out, r)
 	}
@@ -131,8 +276,7 @@ func readHashFile(path string) (*passwordIndex, error) {
 		return nil, fmt.Errorf("read hashes file: %w", err)
 	}
 	defer t.close()
-	p := &passwordIndex{path: filepath.Base(path), byUser: map[string]*hashEntry{}, byEmail: map[string]*hashEntry{}}
-	ambiguous := map[string]bool{}
+	p := newPasswordIndex(filepath.Base(path))
 	for {
 		ok, err := t.next()
 		if err != nil {
@@ -148,7 +292,7 @@ func readHashFile(path string) (*passwordIndex, error) {
 				Detail: fmt.Sprintf("%s line %d: %s", p.path, line, fmt.Sprintf(format, args...))}
 			p.rejects = append(p.rejects, r)
 		}
-		e := &hashEntry{line: line}
+		e := hashEntry{line: line}
 		if id := t.get("user_id"); id != "" {
 			e.owner = id
 		} else if raw := t.get("email"); raw != "" {
@@ -170,30 +314,27 @@ func readHashFile(path string) (*passwordIndex, error) {
 			reject(reason, field, raw, "%s", why)
 			continue
 		}
-		m := p.byUser
-		if e.byEmail {
-			m = p.byEmail
-		}
-		ownerKey := strconv.FormatBool(e.byEmail) + ":" + e.owner
-		if prev, dup := m[e.owner]; dup || ambiguous[ownerKey] {
+		if ref, dup := p.find(e.owner, e.byEmail); dup {
 			field := "user_id"
 			if e.byEmail {
 				field = "email"
 			}
-			if dup {
-				delete(m, e.owner)
-				ambiguous[ownerKey] = true
-				r := schemas.Reject{Scope: scopePassword, Reason: ReasonAmbiguousPassword, Field: field, RawValue: prev.owner,
+			// The first row of an owner seen twice is rejected too, once.
+			if st := p.state(ref); *st&pwAmbiguous == 0 {
+				*st |= pwAmbiguous
+				var prev hashEntry
+				p.decode(ref, &prev)
+				r := schemas.Reject{Scope: scopePassword, Reason: ReasonAmbiguousPassword, Field: field, RawValue: strings.Clone(prev.owner),
 					Detail: fmt.Sprintf("%s line %d: this owner has more than one row", p.path, prev.line)}
 				if !prev.byEmail {
-					r.SourceUserID = prev.owner
+					r.SourceUserID = r.RawValue
 				}
 				p.rejects = append(p.rejects, r)
 			}
 			reject(ReasonAmbiguousPassword, field, e.owner, "this owner has more than one row")
 			continue
 		}
-		m[e.owner] = e
+		p.add(&e)
 	}
 	return p, nil
 }

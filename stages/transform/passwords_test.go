@@ -1,0 +1,72 @@
+package transform
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestPasswordIndex checks the hash file's index past several table growths: every row is found
+// by its owner with its fields intact, a user_id row wins over an email row, an owner with three
+// rows has none (and three rejects), and the rows no lookup took come back as unused, in file
+// order.
+func TestPasswordIndex(t *testing.T) {
+	const n = 5000
+	var b strings.Builder
+	b.WriteString("user_id,email,hash_type,hash,salt,iteration_amount,key_length,algorithm\n")
+	for i := range n {
+		fmt.Fprintf(&b, "u%d,,pbkdf_2,aGFzaA%d=,c2FsdA==,%d,32,sha256\n", i, i%10, 1000+i)
+	}
+	b.WriteString(",Both@X.io,bcrypt,$2a$10$email,,,,\n") // line n+2: loses to u1's user_id row
+	b.WriteString(",nobody@x.io,bcrypt,$2a$10$nobody,,,,\n")
+	for range 3 {
+		b.WriteString("twice,,bcrypt,$2a$10$t,,,,\n")
+	}
+	p, err := readHashFile(writeFile(t, "hashes.csv", b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.table) < 2*minPasswordSlots {
+		t.Fatalf("table of %d slots never grew", len(p.table))
+	}
+	for i := range n {
+		email := ""
+		if i == 1 {
+			email = "both@x.io"
+		}
+		e := p.lookup(fmt.Sprintf("u%d", i), email)
+		if e == nil {
+			t.Fatalf("u%d not found", i)
+		}
+		if e.owner != fmt.Sprintf("u%d", i) || e.byEmail || e.line != i+2 || e.pw.HashType != "pbkdf_2" ||
+			e.pw.Hash != fmt.Sprintf("aGFzaA%d=", i%10) || e.pw.Salt != "c2FsdA==" ||
+			e.pw.IterationAmount != int32(1000+i) || e.pw.KeyLength != 32 || e.pw.Algorithm != "sha256" {
+			t.Fatalf("u%d = %+v", i, e)
+		}
+	}
+	if e := p.lookup("someone", "both@x.io"); e == nil || !e.byEmail || e.pw.Hash != "$2a$10$email" {
+		t.Fatalf("email row = %+v", e)
+	}
+	if e := p.lookup("twice", ""); e != nil {
+		t.Fatalf("ambiguous owner found: %+v", e)
+	}
+	var ambiguous []string
+	for _, r := range p.rejects {
+		ambiguous = append(ambiguous, r.SourceUserID+"/"+r.Reason+"/"+r.Detail)
+	}
+	want := []string{
+		fmt.Sprintf("twice/ambiguous_password/hashes.csv line %d: this owner has more than one row", n+4),
+		fmt.Sprintf("twice/ambiguous_password/hashes.csv line %d: this owner has more than one row", n+5),
+		fmt.Sprintf("twice/ambiguous_password/hashes.csv line %d: this owner has more than one row", n+6),
+	}
+	slices.Sort(ambiguous)
+	if !slices.Equal(ambiguous, want) {
+		t.Fatalf("rejects %v, want %v", ambiguous, want)
+	}
+	unused := p.unused()
+	if len(unused) != 1 || unused[0].RawValue != "nobody@x.io" || unused[0].Field != "email" ||
+		unused[0].Detail != fmt.Sprintf("hashes.csv line %d: no planned member for this row", n+3) {
+		t.Fatalf("unused = %+v", unused)
+	}
+}
