@@ -72,10 +72,10 @@
 // organization larger than the budget is still decided in memory: the bound is per
 // organization. The payload file needs about 300 bytes of disk per planned user; everything
 // under transform/.spill is removed at the end. Duplicates and rejects each wait in memory up to
-// a quarter of the key records' share; past it they are sorted into run files there
+// an eighth of the key records' share; past it they are sorted into run files there
 // (sortedRuns) and merged as duplicates.parquet and rejects.parquet are written.
 //
-// The stage sets the Go runtime's soft memory limit to the budget and GOGC to 25 for its
+// The stage sets the Go runtime's soft memory limit to 15/16 of the budget and GOGC to 25 for its
 // duration, unless the process set a limit or the GOGC variable: its large structures (the
 // arenas, the membership tables, the organization dictionary) are pointer-free, so frequent
 // collections cost little, and the heap stays near the live set.

@@ -16,7 +16,7 @@ import (
 const (
 	// runShare is the part of the candidate store's budget that the rows of each sorted output
 	// (duplicates, rejects) may hold in memory before they are written to a run.
-	runShare = 4
+	runShare = 8
 	// minRunBudget is the least such rows may hold in memory, so that a tiny budget (tests force
 	// spills with one) still writes runs of several rows.
 	minRunBudget = 4 << 10

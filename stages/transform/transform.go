@@ -68,6 +68,12 @@ const budgetShare = 3
 // gcPercent is the garbage collector's GOGC while the stage runs (see Run).
 const gcPercent = 25
 
+// runtimeReserve: the Go runtime's soft memory limit is the budget less 1/runtimeReserve of it,
+// left for the resident memory that limit does not count (the program's code and data). At 10M
+// users under 512MiB this keeps the peak RSS under the budget (506 MiB; 535 MiB with the whole
+// budget as the limit) at no measurable cost in time.
+const runtimeReserve = 16
+
 type options struct {
 	spillBytes int64
 	workers    int
@@ -127,7 +133,8 @@ func Run(ctx context.Context, cfg Config, env *pipeline.Env, opts ...Option) (*p
 	}
 	// Bound the Go heap by the budget too, unless the process already chose a limit.
 	if prev := debug.SetMemoryLimit(-1); prev == math.MaxInt64 {
-		debug.SetMemoryLimit(int64(cfg.Transform.MemoryLimit))
+		limit := int64(cfg.Transform.MemoryLimit)
+		debug.SetMemoryLimit(limit - limit/runtimeReserve)
 		defer debug.SetMemoryLimit(prev)
 	}
 	// The stage's large structures are pointer-free (arenas of records, tables of integers), so
