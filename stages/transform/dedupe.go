@@ -94,7 +94,7 @@ type rowSink interface {
 // deduper decides the memberships of one partition of candidates at a time, splitting each
 // partition between workers goroutines by organization.
 type deduper struct {
-	dict    *orgDict
+	dict    *stringDict
 	ranks   []uint32
 	dec     *decisions
 	sink    rowSink
@@ -169,7 +169,7 @@ func sortByRank(entries []entry, ranks []uint32) {
 // is done. Deciders of different ranges share the decisions: they write different memberships'
 // outcomes and different organizations' counts.
 type orgDecider struct {
-	dict      *orgDict
+	dict      *stringDict
 	dec       *decisions
 	keys      []dkey
 	survivors []survivor

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
-	"hash/maphash"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -64,132 +63,90 @@ var (
 // maxScryptN is the largest scrypt N Stytch accepts.
 const maxScryptN = 262144
 
-// hashEntry is one usable row of the hash file. Entries returned by lookup are decoded from the
-// index: their strings alias its memory.
+// hashEntry is one usable row of the hash file. Entries decoded from the index have strings that
+// alias its memory.
 type hashEntry struct {
 	pw   schemas.MemberPassword
 	line int
 	// owner is the user_id or normalized email the row belongs to; byEmail says which.
 	owner   string
 	byEmail bool
-	// ref is where the row is in the index.
-	ref uint64
 }
 
 // States of an indexed row: its first byte, changed in place.
 const (
-	pwByEmail = 1 << iota
 	// pwUsed marks a row some member took.
-	pwUsed
+	pwUsed = 1 << iota
 	// pwAmbiguous marks an owner with more than one row: none of its rows is used.
 	pwAmbiguous
 )
 
-// minPasswordSlots is the size of the index's first table.
-const minPasswordSlots = 1 << 10
+// Owner kinds: the first byte of an owner's key in the index's dictionary.
+const (
+	ownerUserID = 'u'
+	ownerEmail  = 'e'
+)
 
 // passwordIndex is the content of the hash file: usable rows by owner, and the rows rejected.
-// The rows are encoded in an arena and found through an open-addressing table of their refs, so
-// the index holds no Go pointers and takes about the bytes of the rows (a bcrypt row keyed by a
-// Stytch user id: about 140 bytes, where maps of structs took 400). Lookups and marks are for
-// one goroutine at a time.
+// Owners are interned in a stringDict (kind byte, then the user id or email); row i of the
+// dictionary is encoded in an arena at refs[i]. So the index holds no Go pointers and takes about
+// the bytes of the rows (a bcrypt row keyed by a Stytch user id: about 150 bytes, where maps of
+// structs took 400). Lookups and marks are for one goroutine at a time.
 type passwordIndex struct {
 	// path is the file's base name, used in reject details.
 	path    string
+	owners  *stringDict
 	rows    arena
-	table   []uint64 // linear probing: 0 is empty, else a row's ref + 1
-	n       int
-	seed    maphash.Seed
+	refs    []uint64
 	rejects []schemas.Reject
-	// buf encodes a row; found holds lookup's result.
-	buf   []byte
-	found hashEntry
+	// key builds an owner's key; buf encodes a row; found holds lookup's result.
+	key, buf []byte
+	found    hashEntry
 }
 
 func newPasswordIndex(path string) *passwordIndex {
-	return &passwordIndex{path: path, table: make([]uint64, minPasswordSlots), seed: maphash.MakeSeed()}
+	return &passwordIndex{path: path, owners: newStringDict()}
 }
 
-// hash is the table hash of an owner.
-func (p *passwordIndex) hash(owner string, byEmail bool) uint64 {
-	h := maphash.String(p.seed, owner)
+// ownerKey returns the dictionary key of an owner, valid until the next call.
+func (p *passwordIndex) ownerKey(owner string, byEmail bool) string {
+	kind := byte(ownerUserID)
 	if byEmail {
-		h = ^h
+		kind = ownerEmail
 	}
-	return h
+	p.key = append(append(p.key[:0], kind), owner...)
+	return bytesString(p.key)
 }
 
-// find returns the ref of the row of owner, if the index has one.
-func (p *passwordIndex) find(owner string, byEmail bool) (uint64, bool) {
-	mask := uint64(len(p.table) - 1)
-	for slot := p.hash(owner, byEmail) & mask; ; slot = (slot + 1) & mask {
-		v := p.table[slot]
-		if v == 0 {
-			return 0, false
-		}
-		o, e := p.ownerAt(v - 1)
-		if e == byEmail && o == owner {
-			return v - 1, true
-		}
-	}
+// find returns the index of owner's row, if the index has one.
+func (p *passwordIndex) find(owner string, byEmail bool) (uint32, bool) {
+	return p.owners.lookup(p.ownerKey(owner, byEmail))
 }
 
 // add indexes a row whose owner the index does not have yet.
 func (p *passwordIndex) add(e *hashEntry) {
-	state := byte(0)
-	if e.byEmail {
-		state = pwByEmail
-	}
-	p.buf = encodePasswordRow(p.buf[:0], state, e)
-	ref := p.rows.add(p.buf)
-	if 4*(p.n+1) > 3*len(p.table) {
-		old := p.table
-		p.table = make([]uint64, 2*len(old))
-		for _, v := range old {
-			if v != 0 {
-				p.place(v - 1)
-			}
-		}
-	}
-	p.place(ref)
-	p.n++
+	p.buf = encodePasswordRow(p.buf[:0], e)
+	p.owners.intern(p.ownerKey(e.owner, e.byEmail))
+	p.refs = append(p.refs, p.rows.add(p.buf))
 }
 
-// place puts the row at ref in the first free slot of its owner's probe sequence.
-func (p *passwordIndex) place(ref uint64) {
-	mask := uint64(len(p.table) - 1)
-	o, e := p.ownerAt(ref)
-	slot := p.hash(o, e) & mask
-	for p.table[slot] != 0 {
-		slot = (slot + 1) & mask
-	}
-	p.table[slot] = ref + 1
+// state returns the state byte of row i, which may be changed in place.
+func (p *passwordIndex) state(i uint32) *byte { return &p.rows.get(p.refs[i])[0] }
+
+// decode decodes row i into e.
+func (p *passwordIndex) decode(i uint32, e *hashEntry) {
+	decodePasswordRow(p.rows.get(p.refs[i]), e)
+	key := p.owners.key(i)
+	e.owner, e.byEmail = key[1:], key[0] == ownerEmail
 }
 
-// state returns the state byte of the row at ref, which may be changed in place.
-func (p *passwordIndex) state(ref uint64) *byte { return &p.rows.get(ref)[0] }
-
-// ownerAt returns the owner of the row at ref and whether it is an email.
-func (p *passwordIndex) ownerAt(ref uint64) (string, bool) {
-	b := p.rows.get(ref)
-	_, k := binary.Uvarint(b[1:])
-	n, w := binary.Uvarint(b[1+k:])
-	return bytesString(b[1+k+w : 1+k+w+int(n)]), b[0]&pwByEmail != 0
-}
-
-// decode decodes the row at ref into e.
-func (p *passwordIndex) decode(ref uint64, e *hashEntry) {
-	decodePasswordRow(p.rows.get(ref), e)
-	e.ref = ref
-}
-
-// encodePasswordRow appends the row e, with its state byte, to buf: the state, the line, the
-// owner, then the hash fields (strings as uvarint length and bytes, numbers as uvarints).
-func encodePasswordRow(buf []byte, state byte, e *hashEntry) []byte {
-	buf = append(buf, state)
+// encodePasswordRow appends row e to buf: a state byte (zero), the line, then the hash fields
+// (strings as uvarint length and bytes, numbers as uvarints). The owner is the dictionary's.
+func encodePasswordRow(buf []byte, e *hashEntry) []byte {
+	buf = append(buf, 0)
 	buf = binary.AppendUvarint(buf, uint64(e.line))
 	pw := &e.pw
-	for _, s := range [...]string{e.owner, pw.HashType, pw.Hash, pw.PrependSalt, pw.AppendSalt, pw.Salt, pw.Algorithm} {
+	for _, s := range [...]string{pw.HashType, pw.Hash, pw.PrependSalt, pw.AppendSalt, pw.Salt, pw.Algorithm} {
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		buf = append(buf, s...)
 	}
@@ -199,14 +156,14 @@ func encodePasswordRow(buf []byte, state byte, e *hashEntry) []byte {
 	return buf
 }
 
-// decodePasswordRow decodes a row encoded by encodePasswordRow; the strings alias b.
+// decodePasswordRow decodes a row encoded by encodePasswordRow, but its owner; the strings alias
+// b.
 func decodePasswordRow(b []byte, e *hashEntry) {
-	*e = hashEntry{byEmail: b[0]&pwByEmail != 0}
-	b = b[1:]
-	line, k := binary.Uvarint(b)
-	e.line, b = int(line), b[k:]
+	*e = hashEntry{}
+	line, k := binary.Uvarint(b[1:])
+	e.line, b = int(line), b[1+k:]
 	pw := &e.pw
-	for _, dst := range [...]*string{&e.owner, &pw.HashType, &pw.Hash, &pw.PrependSalt, &pw.AppendSalt, &pw.Salt, &pw.Algorithm} {
+	for _, dst := range [...]*string{&pw.HashType, &pw.Hash, &pw.PrependSalt, &pw.AppendSalt, &pw.Salt, &pw.Algorithm} {
 		n, w := binary.Uvarint(b)
 		*dst = bytesString(b[w : w+int(n)])
 		b = b[w+int(n):]
@@ -229,9 +186,9 @@ func (p *passwordIndex) lookup(userID, email string) *hashEntry {
 		owner   string
 		byEmail bool
 	}{{userID, false}, {email, true}} {
-		if ref, ok := p.find(k.owner, k.byEmail); ok && *p.state(ref)&pwAmbiguous == 0 {
-			*p.state(ref) |= pwUsed
-			p.decode(ref, &p.found)
+		if i, ok := p.find(k.owner, k.byEmail); ok && *p.state(i)&pwAmbiguous == 0 {
+			*p.state(i) |= pwUsed
+			p.decode(i, &p.found)
 			return &p.found
 		}
 	}
@@ -243,15 +200,15 @@ func (p *passwordIndex) unused() []schemas.Reject {
 	if p == nil {
 		return nil
 	}
+	// Rows are indexed in file order.
 	var entries []hashEntry
-	for _, v := range p.table {
-		if v != 0 && *p.state(v - 1)&(pwUsed|pwAmbiguous) == 0 {
+	for i := range uint32(p.owners.len()) {
+		if *p.state(i)&(pwUsed|pwAmbiguous) == 0 {
 			var e hashEntry
-			p.decode(v-1, &e)
+			p.decode(i, &e)
 			entries = append(entries, e)
 		}
 	}
-	slices.SortFunc(entries, func(a, b hashEntry) int { return a.line - b.line })
 	out := make([]schemas.Reject, 0, len(entries))
 	for _, e := range entries {
 		r := schemas.Reject{Scope: scopePassword, Reason: ReasonPasswordOwnerNotMigrated,
@@ -314,16 +271,16 @@ func readHashFile(path string) (*passwordIndex, error) {
 			reject(reason, field, raw, "%s", why)
 			continue
 		}
-		if ref, dup := p.find(e.owner, e.byEmail); dup {
+		if i, dup := p.find(e.owner, e.byEmail); dup {
 			field := "user_id"
 			if e.byEmail {
 				field = "email"
 			}
 			// The first row of an owner seen twice is rejected too, once.
-			if st := p.state(ref); *st&pwAmbiguous == 0 {
+			if st := p.state(i); *st&pwAmbiguous == 0 {
 				*st |= pwAmbiguous
 				var prev hashEntry
-				p.decode(ref, &prev)
+				p.decode(i, &prev)
 				r := schemas.Reject{Scope: scopePassword, Reason: ReasonAmbiguousPassword, Field: field, RawValue: strings.Clone(prev.owner),
 					Detail: fmt.Sprintf("%s line %d: this owner has more than one row", p.path, prev.line)}
 				if !prev.byEmail {

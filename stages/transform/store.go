@@ -83,29 +83,30 @@ type entry struct {
 	ref uint64
 }
 
-// orgDict interns organization keys as small integers. It holds no Go pointers (the keys' bytes
-// in one append-only slice, an open-addressing table of indexes), so the garbage collector never
-// scans it, however many organizations there are.
-type orgDict struct {
+// stringDict interns strings (organization keys, password owners) as small integers, in the
+// order they were first added. It holds no Go pointers (the keys' bytes in one append-only slice,
+// an open-addressing table of indexes), so the garbage collector never scans it, however many
+// keys there are.
+type stringDict struct {
 	data  []byte   // the keys' bytes, one after the other
 	offs  []uint32 // key i is data[offs[i]:offs[i+1]]
 	table []uint32 // open addressing, linear probing: 0 is empty, else a key's index + 1
 	seed  maphash.Seed
 }
 
-func newOrgDict() *orgDict {
-	return &orgDict{offs: []uint32{0}, table: make([]uint32, 1024), seed: maphash.MakeSeed()}
+func newStringDict() *stringDict {
+	return &stringDict{offs: []uint32{0}, table: make([]uint32, 1024), seed: maphash.MakeSeed()}
 }
 
 // len is the number of keys.
-func (d *orgDict) len() int { return len(d.offs) - 1 }
+func (d *stringDict) len() int { return len(d.offs) - 1 }
 
 // key returns key i. The string stays valid for the dictionary's lifetime: appending never
 // changes bytes already written, it only moves later keys to a larger array.
-func (d *orgDict) key(i uint32) string { return bytesString(d.data[d.offs[i]:d.offs[i+1]]) }
+func (d *stringDict) key(i uint32) string { return bytesString(d.data[d.offs[i]:d.offs[i+1]]) }
 
 // lookup returns the index of key, if the dictionary has it.
-func (d *orgDict) lookup(key string) (uint32, bool) {
+func (d *stringDict) lookup(key string) (uint32, bool) {
 	mask := uint64(len(d.table) - 1)
 	for slot := maphash.String(d.seed, key) & mask; ; slot = (slot + 1) & mask {
 		v := d.table[slot]
@@ -119,7 +120,7 @@ func (d *orgDict) lookup(key string) (uint32, bool) {
 }
 
 // intern returns the index of key, adding a copy of it when new.
-func (d *orgDict) intern(key string) uint32 {
+func (d *stringDict) intern(key string) uint32 {
 	if i, ok := d.lookup(key); ok {
 		return i
 	}
@@ -141,7 +142,7 @@ func (d *orgDict) intern(key string) uint32 {
 }
 
 // place puts key i in the first free slot of its probe sequence.
-func (d *orgDict) place(i uint32) {
+func (d *stringDict) place(i uint32) {
 	mask := uint64(len(d.table) - 1)
 	slot := maphash.String(d.seed, d.key(i)) & mask
 	for d.table[slot] != 0 {
@@ -180,7 +181,7 @@ type store struct {
 	budget  int64
 	mem     arena
 	entries []entry
-	dict    *orgDict
+	dict    *stringDict
 	spill   *spiller
 	dir     string
 	meta    schemas.FileMeta
@@ -210,7 +211,7 @@ type store struct {
 // newStore makes a store that keeps at most budget bytes of key records in memory, spilling to
 // Parquet files (written with meta and alloc) in dir past it.
 func newStore(budget int64, dir string, expectedUsers int64, meta schemas.FileMeta, alloc memory.Allocator) (*store, error) {
-	s := &store{budget: budget, dict: newOrgDict(), dir: dir, expected: expectedUsers, meta: meta, alloc: alloc,
+	s := &store{budget: budget, dict: newStringDict(), dir: dir, expected: expectedUsers, meta: meta, alloc: alloc,
 		writers: runtime.GOMAXPROCS(0), fanout: splitFanout}
 	s.mem.chunkSize = s.chunkSize()
 	s.turn = sync.NewCond(&s.mu)

@@ -9,7 +9,7 @@ import (
 // key keeps its first index, reads back byte for byte (keys returned before a growth included),
 // and the empty key and keys that differ only at the end are told apart.
 func TestOrgDictInterns(t *testing.T) {
-	d := newOrgDict()
+	d := newStringDict()
 	var keys []string
 	var early []string
 	for i := range 5000 {

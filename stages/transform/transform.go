@@ -496,7 +496,7 @@ func (t *run) writeRejects(out *outputs) error {
 
 // writeOrganizations writes the planned organizations, sorted by key: every row of the
 // organizations file, and every other key with at least one member.
-func (t *run) writeOrganizations(out *outputs, dict *orgDict, counts []int64) error {
+func (t *run) writeOrganizations(out *outputs, dict *stringDict, counts []int64) error {
 	byKey := map[string]int64{}
 	for i := range uint32(dict.len()) {
 		if counts[i] > 0 {
