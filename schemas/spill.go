@@ -8,6 +8,9 @@ import "time"
 // while the stage runs.
 type SpillMembership struct {
 	OrgKey string
+	// OrgIndex is the organization's number in the stage's dictionary of organization keys, so
+	// that reading the row back needs no lookup of OrgKey.
+	OrgIndex int64
 	// MembershipID is the membership's index among the stage's candidate memberships, in input
 	// order.
 	MembershipID  int64
@@ -30,6 +33,7 @@ type SpillMembership struct {
 // partition).
 var SpillMemberships = newSpec("spill_memberships", 1, "transform/.spill/part-PPPP-FFFF.parquet",
 	stringCol("org_key", false, func(m *SpillMembership) *string { return &m.OrgKey }),
+	int64Col("org_index", false, func(m *SpillMembership) *int64 { return &m.OrgIndex }),
 	int64Col("membership_id", false, func(m *SpillMembership) *int64 { return &m.MembershipID }),
 	stringCol("source_user_id", false, func(m *SpillMembership) *string { return &m.SourceUserID }),
 	stringCol("email_address", false, func(m *SpillMembership) *string { return &m.EmailAddress }),

@@ -2,6 +2,7 @@ package transform
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 	"strings"
 
@@ -95,7 +96,9 @@ type rowSink interface {
 // partition between workers goroutines by organization.
 type deduper struct {
 	dict    *stringDict
-	ranks   []uint32
+	ranks   []uint32 // by organization, its rank in key order
+	order   []uint32 // by rank, the organization
+	scratch []entry
 	dec     *decisions
 	sink    rowSink
 	workers int
@@ -106,7 +109,7 @@ type deduper struct {
 // them into one range of whole organizations per worker, decides the ranges in parallel, then
 // hands over each range's rows in turn.
 func (d *deduper) run(entries []entry, mem *arena) error {
-	sortByRank(entries, d.ranks)
+	sortByRank(entries, d.ranks, d.order, &d.scratch)
 	n := max(d.workers, 1)
 	var g errgroup.Group
 	parts := make([]*orgDecider, 0, n)
@@ -140,30 +143,52 @@ func (d *deduper) run(entries []entry, mem *arena) error {
 	return nil
 }
 
-// sortByRank orders entries by their organization's rank, in place, with a counting sort: one
-// pass to count, one to move every entry into its rank's bucket (cycle leader), O(n + ranks).
-// The order within a rank is unspecified.
-func sortByRank(entries []entry, ranks []uint32) {
-	heads := make([]uint32, len(ranks)+1) // counts first, then where each bucket starts
-	for _, e := range entries {
-		heads[ranks[e.org]+1]++
+// sortByRank orders entries by their organization's rank (ranks[org]; order is its inverse),
+// in place, with scratch (grown as needed, reused between calls) as the second buffer. It reads
+// each entry's rank once, a random access into ranks, then sorts on the rank with a stable LSD
+// radix sort, every pass of which reads and writes memory in sequence. (A counting sort with a
+// bucket per rank made two more random accesses per entry; at 10M memberships in 500K
+// organizations, hash partitions spread over every rank, that was most of its time.)
+func sortByRank(entries []entry, ranks, order []uint32, scratch *[]entry) {
+	for i := range entries {
+		entries[i].org = ranks[entries[i].org]
 	}
-	for r := 1; r < len(heads); r++ {
-		heads[r] += heads[r-1]
+	width := bits.Len32(uint32(max(len(ranks)-1, 1)))
+	passes := (width + maxRadixBits - 1) / maxRadixBits
+	digit := (width + passes - 1) / passes
+	if cap(*scratch) < len(entries) {
+		*scratch = make([]entry, len(entries))
 	}
-	ends := slices.Clone(heads[1:]) // bucket r is entries[heads[r]:ends[r]]; heads move on
-	for r := range ends {
-		for heads[r] < ends[r] {
-			e := entries[heads[r]]
-			for er := ranks[e.org]; er != uint32(r); er = ranks[e.org] {
-				entries[heads[er]], e = e, entries[heads[er]]
-				heads[er]++
-			}
-			entries[heads[r]] = e
-			heads[r]++
+	src, dst := entries, (*scratch)[:len(entries)]
+	counts := make([]int, 1<<digit)
+	for p := range passes {
+		shift, mask := uint(p*digit), uint32(1)<<digit-1
+		clear(counts)
+		for _, e := range src {
+			counts[e.org>>shift&mask]++
 		}
+		at := 0
+		for d, c := range counts {
+			counts[d], at = at, at+c
+		}
+		for _, e := range src {
+			d := e.org >> shift & mask
+			dst[counts[d]] = e
+			counts[d]++
+		}
+		src, dst = dst, src
+	}
+	if passes%2 == 1 {
+		copy(entries, src)
+	}
+	for i := range entries {
+		entries[i].org = order[entries[i].org]
 	}
 }
+
+// maxRadixBits bounds the digit of sortByRank's passes: 2^11 counters stay in the first-level
+// cache.
+const maxRadixBits = 11
 
 // orgDecider decides a range of whole organizations, keeping the rows it makes until the range
 // is done. Deciders of different ranges share the decisions: they write different memberships'

@@ -61,8 +61,9 @@
 // fit in a third of the memory limit (transform.memory_limit, --memory-limit, default 1 GiB)
 // they stay in memory. Past it, the memberships are hash-partitioned by organization key into
 // temporary Parquet spill files under transform/.spill (schema schemas.SpillMemberships: org
-// key, membership id, user id, email, verified flag, created_at, external id and its source,
-// source position; uncompressed, without statistics, since the stage reads each back once):
+// key and its dictionary index, membership id, user id, email, verified flag, created_at,
+// external id and its source, source position; uncompressed, without statistics, since the
+// stage reads each back once):
 // every flush writes one file per partition, each organization lands in exactly one partition
 // (a hash of its key, partitionOf), and partitions are decided one at a time. A partition that
 // came out larger than planned (the first flush underestimated the input, or large

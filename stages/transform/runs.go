@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
+	"sort"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -95,10 +95,26 @@ func (s *sortedRuns[T]) create() (*spillFile[T], error) {
 	return sf, nil
 }
 
-// sort sorts the rows held in memory.
+// sort sorts the rows held in memory, unless they came in order (duplicates come sorted within
+// each partition). Rows are compared in place, not copied for every comparison.
 func (s *sortedRuns[T]) sort() {
-	slices.SortFunc(s.mem, func(a, b T) int { return s.cmp(&a, &b) })
+	for i := 1; i < len(s.mem); i++ {
+		if s.cmp(&s.mem[i-1], &s.mem[i]) > 0 {
+			sort.Sort(rowOrder[T]{s.mem, s.cmp})
+			return
+		}
+	}
 }
+
+// rowOrder sorts rows by cmp.
+type rowOrder[T any] struct {
+	rows []T
+	cmp  func(a, b *T) int
+}
+
+func (o rowOrder[T]) Len() int           { return len(o.rows) }
+func (o rowOrder[T]) Less(i, j int) bool { return o.cmp(&o.rows[i], &o.rows[j]) < 0 }
+func (o rowOrder[T]) Swap(i, j int)      { o.rows[i], o.rows[j] = o.rows[j], o.rows[i] }
 
 // writeRun sorts the rows held in memory, writes them to a new run and lets them go.
 func (s *sortedRuns[T]) writeRun() error {

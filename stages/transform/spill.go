@@ -394,7 +394,7 @@ func (s *store) writeSpill(path string, idx []uint32) error {
 		e := s.entries[i]
 		scratch = scratch[:0]
 		decodeKeyRecord(s.mem.get(e.ref), &k, &scratch)
-		row = schemas.SpillMembership{OrgKey: s.dict.key(e.org), MembershipID: int64(e.gid), SourceUserID: k.userID,
+		row = schemas.SpillMembership{OrgKey: s.dict.key(e.org), OrgIndex: int64(e.org), MembershipID: int64(e.gid), SourceUserID: k.userID,
 			EmailAddress: k.email, EmailVerified: k.verified, ExternalIDSource: extSourceNames[k.extSrc],
 			SourcePosition: k.position}
 		if k.created != noCreatedAt {
@@ -430,14 +430,14 @@ func (s *store) scanSpill(path string, fn func(c *spillColumns, i int, org, gid 
 		}
 		for i := range int(r.Batch().NumRows()) {
 			rows++
-			gid := c.gid.Value(i)
+			gid, org := c.gid.Value(i), c.orgIndex.Value(i)
 			src := slices.Index(extSourceNames[:], c.extSrc.Value(i))
-			org, known := s.dict.lookup(c.org.Value(i))
-			if src < 0 || gid < 0 || gid >= int64(s.count) || !known {
+			if src < 0 || gid < 0 || gid >= int64(s.count) || org < 0 || org >= int64(s.dict.len()) ||
+				s.dict.key(uint32(org)) != c.org.Value(i) {
 				return fmt.Errorf("read spill file %s: row %d: not a membership this run spilled", path, rows)
 			}
 			c.src = uint8(src)
-			fn(c, i, org, uint32(gid))
+			fn(c, i, uint32(org), uint32(gid))
 		}
 	}
 	if err := r.Err(); err != nil {
@@ -450,7 +450,7 @@ func (s *store) scanSpill(path string, fn func(c *spillColumns, i int, org, gid 
 // batch's buffers.
 type spillColumns struct {
 	org, userID, email, extID, extSrc *array.String
-	gid, position                     *array.Int64
+	gid, orgIndex, position           *array.Int64
 	verified                          *array.Boolean
 	created                           *array.Timestamp
 	// src is the decoded external-id source of the row being scanned.
@@ -459,7 +459,7 @@ type spillColumns struct {
 
 // row copies row i into m; its strings alias the batch.
 func (c *spillColumns) row(i int, m *schemas.SpillMembership) {
-	*m = schemas.SpillMembership{OrgKey: c.org.Value(i), MembershipID: c.gid.Value(i), SourceUserID: c.userID.Value(i),
+	*m = schemas.SpillMembership{OrgKey: c.org.Value(i), OrgIndex: c.orgIndex.Value(i), MembershipID: c.gid.Value(i), SourceUserID: c.userID.Value(i),
 		EmailAddress: c.email.Value(i), EmailVerified: c.verified.Value(i), ExternalIDSource: c.extSrc.Value(i),
 		SourcePosition: c.position.Value(i)}
 	if c.extID.IsValid(i) {
@@ -488,10 +488,11 @@ func bindSpillColumns(rec arrow.RecordBatch) (*spillColumns, error) {
 		ok = ok && *dst != nil
 	}
 	c.gid, _ = col("membership_id").(*array.Int64)
+	c.orgIndex, _ = col("org_index").(*array.Int64)
 	c.position, _ = col("source_position").(*array.Int64)
 	c.verified, _ = col("email_verified").(*array.Boolean)
 	c.created, _ = col("created_at").(*array.Timestamp)
-	if !ok || c.gid == nil || c.position == nil || c.verified == nil || c.created == nil {
+	if !ok || c.gid == nil || c.orgIndex == nil || c.position == nil || c.verified == nil || c.created == nil {
 		return nil, fmt.Errorf("columns of %s", rec.Schema())
 	}
 	return &c, nil

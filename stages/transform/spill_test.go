@@ -125,6 +125,7 @@ func TestSpillFilesAreParquet(t *testing.T) {
 	}
 	want := map[uint32]keyRecord{}
 	var wantRows []schemas.SpillMembership
+	orgIndex := map[string]int64{} // organizations are numbered as first seen
 	for seq, u := range users {
 		var b localBatch
 		b.reset(int64(seq))
@@ -132,7 +133,10 @@ func TestSpillFilesAreParquet(t *testing.T) {
 		b.buf = appendKeyRecord(b.buf, &u.pl, &h)
 		for _, org := range u.orgs {
 			b.keys, b.offs = append(b.keys, org), append(b.offs, 0)
-			row := schemas.SpillMembership{OrgKey: org, MembershipID: int64(len(want)), SourceUserID: u.pl.userID,
+			if _, seen := orgIndex[org]; !seen {
+				orgIndex[org] = int64(len(orgIndex))
+			}
+			row := schemas.SpillMembership{OrgKey: org, OrgIndex: orgIndex[org], MembershipID: int64(len(want)), SourceUserID: u.pl.userID,
 				EmailAddress: u.pl.email, EmailVerified: u.pl.verified, ExternalIDSource: extSourceNames[u.pl.extSrc],
 				SourcePosition: u.pl.position}
 			if u.pl.created != noCreatedAt {

@@ -428,7 +428,7 @@ func (t *run) plan(ctx context.Context, out *outputs) error {
 		ranks[i] = uint32(r)
 	}
 	dec := newDecisions(t.store.memberships(), dict.len())
-	d := &deduper{dict: dict, ranks: ranks, dec: dec, sink: &finalSink{run: t}, workers: t.opts.workers}
+	d := &deduper{dict: dict, ranks: ranks, order: order, dec: dec, sink: &finalSink{run: t}, workers: t.opts.workers}
 	if err := t.store.partitions(ctx, d.run); err != nil {
 		return err
 	}
