@@ -15,9 +15,9 @@ import (
 const emitCheckEvery = 1 << 14
 
 // emit reads the payload file back, in input order, with the organizations file side by side,
-// and writes a member row (and its password, if any) for every membership deduplication kept. Rows are appended in the same order to
-// members.parquet and member_passwords.parquet, so the load stage can read both files side by
-// side.
+// and writes a member row (and its password, if any) for every membership deduplication kept.
+// Rows are appended in the same order to members.parquet and member_passwords.parquet, so the
+// load stage can read both files side by side.
 func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 	f, r, err := t.store.payloads.open()
 	if err != nil {

@@ -315,7 +315,8 @@ func (s *store) split(ctx context.Context, d *drainer, files []string, orgs []ui
 	return nil
 }
 
-// spillFile is one spill file being written: rows of type T (memberships, or rejects).
+// spillFile is one spill file being written: rows of type T (memberships, duplicates or
+// rejects).
 type spillFile[T any] struct {
 	path   string
 	f      *os.File

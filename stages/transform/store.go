@@ -125,7 +125,7 @@ func (d *stringDict) intern(key string) uint32 {
 		return i
 	}
 	if len(d.data)+len(key) > math.MaxUint32 {
-		panic("transform: organization keys exceed 4 GiB")
+		panic("transform: dictionary keys exceed 4 GiB")
 	}
 	i := uint32(d.len())
 	d.data = append(d.data, key...)
