@@ -81,7 +81,16 @@ func BenchmarkTransform1MPeak(b *testing.B) {
 		limits = []ByteSize{l}
 	}
 	for _, limit := range limits {
-		b.Run("limit="+limit.String(), func(b *testing.B) { benchChild(b, bench1M, limit) })
+		b.Run("limit="+limit.String(), func(b *testing.B) { benchChild(b, bench1M, limit, "") })
+	}
+}
+
+// BenchmarkTransform1MPasswords is BenchmarkTransform1MPeak with a hash file of a bcrypt row per
+// user: at 1GiB its index stays in memory, at 256MiB it goes through the partitioned join.
+func BenchmarkTransform1MPasswords(b *testing.B) {
+	hashes := cachedHashesFile(b, bench1M)
+	for _, limit := range []ByteSize{DefaultMemoryLimit, 256 << 20} {
+		b.Run("limit="+limit.String(), func(b *testing.B) { benchChild(b, bench1M, limit, hashes) })
 	}
 }
 
@@ -91,7 +100,7 @@ func BenchmarkTransform10M(b *testing.B) {
 	if os.Getenv("STYTCH_MIGRATE_BENCH_SCALE") == "" {
 		b.Skip("set STYTCH_MIGRATE_BENCH_SCALE=1 to run the 10M-user scale benchmark")
 	}
-	benchChild(b, bench10M, 512<<20)
+	benchChild(b, bench10M, 512<<20, "")
 }
 
 // childResult is what the child process reports.
@@ -104,7 +113,9 @@ type childResult struct {
 	Details map[string]any   `json:"details"`
 }
 
-func benchChild(b *testing.B, p genParams, limit ByteSize) {
+// benchChild runs the stage on the users of p under limit in a child process, with the hash
+// file hashes when it is set.
+func benchChild(b *testing.B, p genParams, limit ByteSize, hashes string) {
 	users := cachedUsersFile(b, p)
 	exe, err := os.Executable()
 	if err != nil {
@@ -115,7 +126,7 @@ func benchChild(b *testing.B, p genParams, limit ByteSize) {
 		cmd := exec.Command(exe, "-test.run=^TestBenchChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "TRANSFORM_BENCH_CHILD_USERS="+users,
 			"TRANSFORM_BENCH_CHILD_LIMIT="+strconv.FormatInt(int64(limit), 10),
-			"TRANSFORM_BENCH_CHILD_DIR="+b.TempDir())
+			"TRANSFORM_BENCH_CHILD_DIR="+b.TempDir(), "TRANSFORM_BENCH_CHILD_HASHES="+hashes)
 		out, err := cmd.CombinedOutput()
 		if os.Getenv("TRANSFORM_BENCH_VERBOSE") != "" {
 			b.Logf("child output:\n%s", out)
@@ -163,6 +174,7 @@ func TestBenchChild(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.Transform.MemoryLimit = ByteSize(limit)
+	cfg.Passwords.HashesFile = os.Getenv("TRANSFORM_BENCH_CHILD_HASHES")
 	start := time.Now()
 	logger := slog.New(hwmHandler{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}), t})
 	res, err := Run(context.Background(), cfg, &pipeline.Env{Dir: dir, RunID: "bench", ToolVersion: "bench", Logger: logger})

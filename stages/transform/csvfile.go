@@ -103,4 +103,13 @@ func (t *csvTable) errorf(name, format string, args ...any) error {
 	return fmt.Errorf("%s: line %d, column %d (%s): %s", t.path, line, col, name, fmt.Sprintf(format, args...))
 }
 
+// progress returns the part of the file read so far, between 0 and 1.
+func (t *csvTable) progress() float64 {
+	info, err := t.f.Stat()
+	if err != nil || info.Size() == 0 {
+		return 1
+	}
+	return min(float64(t.r.InputOffset())/float64(info.Size()), 1)
+}
+
 func (t *csvTable) close() { t.f.Close() }

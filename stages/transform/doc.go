@@ -74,7 +74,10 @@
 // organization. The payload file needs about 300 bytes of disk per planned user; everything
 // under transform/.spill is removed at the end. Duplicates and rejects each wait in memory up to
 // an eighth of the key records' share; past it they are sorted into run files there
-// (sortedRuns) and merged as duplicates.parquet and rejects.parquet are written.
+// (sortedRuns) and merged as duplicates.parquet and rejects.parquet are written. The password
+// hash file is indexed in memory up to a sixth of the limit; past it, its rows are
+// hash-partitioned by owner into files and joined with the planned users a partition at a time
+// once every membership is decided (hashJoin), so only one partition's index is in memory.
 //
 // The stage sets the Go runtime's soft memory limit to 15/16 of the budget and GOGC to 25 for its
 // duration, unless the process set a limit or the GOGC variable: its large structures (the

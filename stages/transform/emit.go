@@ -1,11 +1,14 @@
 package transform
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"os"
 	"slices"
 
 	"github.com/stytch-migrate/stytch-migrate/schemas"
@@ -19,11 +22,11 @@ const emitCheckEvery = 1 << 14
 // Rows are appended in the same order to members.parquet and member_passwords.parquet, so the
 // load stage can read both files side by side.
 func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
-	f, r, err := t.store.payloads.open()
+	pr, err := openPayloads(t.store.payloads)
 	if err != nil {
-		return fmt.Errorf("read payload file: %w", err)
+		return err
 	}
-	defer f.Close()
+	defer pr.close()
 	of, orgs, err := t.store.orgs.open()
 	if err != nil {
 		return fmt.Errorf("read organizations file: %w", err)
@@ -34,42 +37,19 @@ func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 	cursor := mergedCursor{m: &dec.merged}
 	empty := make([]string, 0)
 	var (
-		buf, scratch []byte
-		pl           payload
-		gid          int
+		scratch []byte
+		pl      payload
+		gid     int
 		// One member and one password row, reused: the writers copy what they are given.
 		m  schemas.Member
 		pw schemas.MemberPassword
 	)
-	corrupt := func(why string) error {
-		return fmt.Errorf("read payload file: %s: %s after %d memberships", t.store.payloads.path, why, gid)
-	}
-	for n := 0; ; n++ {
-		if n%emitCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		kept, err := binary.ReadUvarint(r)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("read payload file: %w", err)
-		}
-		size, err := binary.ReadUvarint(r)
-		if err != nil || size > 1<<30 {
-			return corrupt("bad record length")
-		}
-		buf = slices.Grow(buf[:0], int(size))[:size]
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return corrupt("truncated record")
-		}
+	err = pr.each(ctx, func(n, kept int, body []byte) error {
 		scratch = scratch[:0]
-		decodeRecordBody(buf, &pl, &scratch)
+		decodeRecordBody(body, &pl, &scratch)
 		for range kept {
 			if gid >= count {
-				return corrupt("more memberships than were read")
+				return pr.corrupt("more memberships than were read")
 			}
 			org, err := binary.ReadUvarint(orgs)
 			if err != nil || org >= uint64(dict.len()) {
@@ -79,7 +59,7 @@ func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 			case o >= outSurvivor:
 				merged := cursor.lookup(uint32(gid), &scratch)
 				fillMember(&m, dict.key(uint32(org)), &pl, merged, survivorRules[o-outSurvivor], empty)
-				if err := t.writeMember(out, &m, &pl, &pw); err != nil {
+				if err := t.writeMember(out, n, &m, &pl, &pw); err != nil {
 					return err
 				}
 			case o == outUndecided:
@@ -87,17 +67,96 @@ func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 			}
 			gid++
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if gid != count {
-		return corrupt("fewer memberships than were read")
+		return pr.corrupt("fewer memberships than were read")
 	}
 	return nil
 }
 
-// writeMember writes a member row and, when the hash file has one for its user, its password
-// (built in pw).
-func (t *run) writeMember(out *outputs, m *schemas.Member, pl *payload, pw *schemas.MemberPassword) error {
-	if e := t.pws.lookup(pl.userID, pl.email); e != nil {
+// payloadReader reads the payload file back, record by record: for each planned user, the
+// number of its candidate memberships and its payload record.
+type payloadReader struct {
+	path string
+	f    *os.File
+	r    *bufio.Reader
+	buf  []byte
+	// n is the number of records read.
+	n int
+}
+
+// openPayloads opens the finished payload file s.
+func openPayloads(s *stream) (*payloadReader, error) {
+	f, r, err := s.open()
+	if err != nil {
+		return nil, fmt.Errorf("read payload file: %w", err)
+	}
+	return &payloadReader{path: s.path, f: f, r: r}, nil
+}
+
+// next returns the next user's membership count and record body (valid until the next call),
+// or io.EOF after the last.
+func (p *payloadReader) next() (int, []byte, error) {
+	kept, err := binary.ReadUvarint(p.r)
+	if errors.Is(err, io.EOF) {
+		return 0, nil, io.EOF
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("read payload file: %w", err)
+	}
+	size, err := binary.ReadUvarint(p.r)
+	if err != nil || size > 1<<30 || kept > math.MaxUint32 {
+		return 0, nil, p.corrupt("bad record length")
+	}
+	p.buf = slices.Grow(p.buf[:0], int(size))[:size]
+	if _, err := io.ReadFull(p.r, p.buf); err != nil {
+		return 0, nil, p.corrupt("truncated record")
+	}
+	p.n++
+	return int(kept), p.buf, nil
+}
+
+// each calls fn for every record left, in order, with its number, its membership count and its
+// body (valid during the call). It checks ctx every emitCheckEvery records.
+func (p *payloadReader) each(ctx context.Context, fn func(n, kept int, body []byte) error) error {
+	for {
+		if p.n%emitCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		kept, body, err := p.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(p.n-1, kept, body); err != nil {
+			return err
+		}
+	}
+}
+
+// corrupt returns an error saying why the file is not what this run wrote.
+func (p *payloadReader) corrupt(why string) error {
+	return fmt.Errorf("read payload file: %s: %s after %d records", p.path, why, p.n)
+}
+
+func (p *payloadReader) close() { p.f.Close() }
+
+// writeMember writes a member row and, when the hash file has one for its user (record n of the
+// payload file), its password (built in pw).
+func (t *run) writeMember(out *outputs, n int, m *schemas.Member, pl *payload, pw *schemas.MemberPassword) error {
+	e, err := t.pws.lookup(n, pl.userID, pl.email)
+	if err != nil {
+		return err
+	}
+	if e != nil {
 		m.HasPassword = true
 		*pw = e.pw
 		pw.OrgKey, pw.SourceUserID, pw.EmailAddress, pw.ExternalID, pw.EmailVerified =

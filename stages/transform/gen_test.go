@@ -1,7 +1,9 @@
 package transform
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -116,9 +118,51 @@ func genUsers(p genParams, emit func(u *schemas.User)) {
 // cachedUsersFile returns the path of a users.parquet with p's generated users, generating it
 // under os.TempDir the first time.
 func cachedUsersFile(tb testing.TB, p genParams) string {
+	return cachedFile(tb, fmt.Sprintf("users-v1-%d-%d-%d.parquet", p.users, p.orgs, p.seed), func(f io.Writer) error {
+		w, err := schemas.NewWriter(f, schemas.Users, schemas.FileMeta{ToolVersion: "bench", RunID: "bench"})
+		if err != nil {
+			return err
+		}
+		genUsers(p, func(u *schemas.User) {
+			if err == nil {
+				err = w.Append(u)
+			}
+		})
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+}
+
+// cachedHashesFile returns the path of a hash file for the users of p, generated on first use: a
+// bcrypt row per user with an email, keyed by user_id for nine users in ten and by email for the
+// tenth.
+func cachedHashesFile(tb testing.TB, p genParams) string {
+	return cachedFile(tb, fmt.Sprintf("hashes-v1-%d-%d-%d.csv", p.users, p.orgs, p.seed), func(f io.Writer) error {
+		w := bufio.NewWriter(f)
+		w.WriteString("user_id,email,hash_type,hash\n")
+		i := 0
+		genUsers(p, func(u *schemas.User) {
+			i++
+			switch {
+			case len(u.Emails) == 0:
+			case i%10 == 0:
+				fmt.Fprintf(w, ",%s,bcrypt,$2b$10$%053d\n", u.Emails[0].Email, i)
+			default:
+				fmt.Fprintf(w, "%s,,bcrypt,$2b$10$%053d\n", u.UserID, i)
+			}
+		})
+		return w.Flush()
+	})
+}
+
+// cachedFile returns the path of a benchmark input named name under os.TempDir, which write
+// makes the first time (into a temporary file, renamed when complete).
+func cachedFile(tb testing.TB, name string, write func(io.Writer) error) string {
 	tb.Helper()
 	dir := filepath.Join(os.TempDir(), "stytch-migrate-bench")
-	path := filepath.Join(dir, fmt.Sprintf("users-v1-%d-%d-%d.parquet", p.users, p.orgs, p.seed))
+	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
@@ -130,23 +174,16 @@ func cachedUsersFile(tb testing.TB, p genParams) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w, err := schemas.NewWriter(f, schemas.Users, schemas.FileMeta{ToolVersion: "bench", RunID: "bench"})
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
 	if err != nil {
-		tb.Fatal(err)
-	}
-	genUsers(p, func(u *schemas.User) {
-		if err := w.Append(u); err != nil {
-			tb.Fatal(err)
-		}
-	})
-	if err := w.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		tb.Fatal(err)
+		os.Remove(tmp)
+		tb.Fatalf("write %s: %v", path, err)
 	}
 	return path
 }

@@ -109,10 +109,12 @@ func TestGolden(t *testing.T) {
 			t.Errorf("%s differs from the golden file (run with -update and review the diff):\ngot:\n%s\nwant:\n%s", name, got, want)
 		}
 	}
-	// The same plan comes out when the fixture is forced through the spill path.
-	spilled := runPlan(t, cfg, writeUsers(t, users, schemas.WithBatchRows(3), schemas.WithRowGroupRows(5)), WithSpillThreshold(1))
-	if spilled.res.Details["spilled"] != true {
-		t.Fatal("spill threshold did not spill")
+	// The same plan comes out when the fixture is forced through the spill paths.
+	// The hash file goes to partition files from its first row on.
+	spilled := runPlan(t, cfg, writeUsers(t, users, schemas.WithBatchRows(3), schemas.WithRowGroupRows(5)),
+		WithSpillThreshold(1), withPasswordSpill(1, 3))
+	if spilled.res.Details["spilled"] != true || spilled.res.Details["password_partitions"] != 3 {
+		t.Fatalf("spill thresholds did not spill: %v", spilled.res.Details)
 	}
 	got, want := dumps(t, spilled), dumps(t, out)
 	for name := range want {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stytch-migrate/stytch-migrate/pipeline"
 	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
 
@@ -68,6 +69,8 @@ const maxScryptN = 262144
 type hashEntry struct {
 	pw   schemas.MemberPassword
 	line int
+	// state is the row's state byte (pwUsed, pwAmbiguous).
+	state byte
 	// owner is the user_id or normalized email the row belongs to; byEmail says which.
 	owner   string
 	byEmail bool
@@ -94,18 +97,28 @@ const (
 // structs took 400). Lookups and marks are for one goroutine at a time.
 type passwordIndex struct {
 	// path is the file's base name, used in reject details.
-	path    string
-	owners  *stringDict
-	rows    arena
-	refs    []uint64
-	rejects []schemas.Reject
+	path   string
+	owners *stringDict
+	rows   arena
+	refs   []uint64
+	// reject takes the rejects of the rows (it is the stage's reject set).
+	reject func(schemas.Reject) error
+	// onAmbiguous, when set, is told the line of every row rejected as ambiguous.
+	onAmbiguous func(line int)
 	// key builds an owner's key; buf encodes a row; found holds lookup's result.
 	key, buf []byte
 	found    hashEntry
+	// join, once the index passed its budget, holds the rows instead (see hashJoin).
+	join *hashJoin
 }
 
-func newPasswordIndex(path string) *passwordIndex {
-	return &passwordIndex{path: path, owners: newStringDict()}
+func newPasswordIndex(path string, reject func(schemas.Reject) error) *passwordIndex {
+	return &passwordIndex{path: path, owners: newStringDict(), reject: reject}
+}
+
+// size is the memory the index takes, in bytes.
+func (p *passwordIndex) size() int64 {
+	return p.rows.allocated() + int64(cap(p.refs))*8 + p.owners.size()
 }
 
 // ownerKey returns the dictionary key of an owner, valid until the next call.
@@ -140,10 +153,10 @@ func (p *passwordIndex) decode(i uint32, e *hashEntry) {
 	e.owner, e.byEmail = key[1:], key[0] == ownerEmail
 }
 
-// encodePasswordRow appends row e to buf: a state byte (zero), the line, then the hash fields
+// encodePasswordRow appends row e to buf: its state byte, the line, then the hash fields
 // (strings as uvarint length and bytes, numbers as uvarints). The owner is the dictionary's.
 func encodePasswordRow(buf []byte, e *hashEntry) []byte {
-	buf = append(buf, 0)
+	buf = append(buf, e.state)
 	buf = binary.AppendUvarint(buf, uint64(e.line))
 	pw := &e.pw
 	for _, s := range [...]string{pw.HashType, pw.Hash, pw.PrependSalt, pw.AppendSalt, pw.Salt, pw.Algorithm} {
@@ -159,7 +172,7 @@ func encodePasswordRow(buf []byte, e *hashEntry) []byte {
 // decodePasswordRow decodes a row encoded by encodePasswordRow, but its owner; the strings alias
 // b.
 func decodePasswordRow(b []byte, e *hashEntry) {
-	*e = hashEntry{}
+	*e = hashEntry{state: b[0]}
 	line, k := binary.Uvarint(b[1:])
 	e.line, b = int(line), b[1+k:]
 	pw := &e.pw
@@ -175,12 +188,59 @@ func decodePasswordRow(b []byte, e *hashEntry) {
 	}
 }
 
-// lookup returns the hash for a member made from userID with the given email, or nil, and marks
-// the row used. A row keyed by user_id wins over one keyed by email; an ambiguous owner has none.
-// The entry is valid until the next lookup.
-func (p *passwordIndex) lookup(userID, email string) *hashEntry {
-	if p == nil {
+// insert indexes row e. An owner seen before makes its rows ambiguous: each of them is rejected
+// (the first one once) and none is used.
+func (p *passwordIndex) insert(e *hashEntry) error {
+	i, dup := p.find(e.owner, e.byEmail)
+	if !dup {
+		p.add(e)
 		return nil
+	}
+	if st := p.state(i); *st&pwAmbiguous == 0 {
+		*st |= pwAmbiguous
+		var prev hashEntry
+		p.decode(i, &prev)
+		if err := p.rejectAmbiguous(&prev); err != nil {
+			return err
+		}
+	}
+	return p.rejectAmbiguous(e)
+}
+
+// rejectAmbiguous rejects row e as one of several rows of its owner.
+func (p *passwordIndex) rejectAmbiguous(e *hashEntry) error {
+	if p.onAmbiguous != nil {
+		p.onAmbiguous(e.line)
+	}
+	return p.reject(ownerReject(e, ReasonAmbiguousPassword, fmt.Sprintf("%s line %d: this owner has more than one row", p.path, e.line)))
+}
+
+// rejectUnused rejects row e, which no planned member took.
+func (p *passwordIndex) rejectUnused(e *hashEntry) error {
+	return p.reject(ownerReject(e, ReasonPasswordOwnerNotMigrated, fmt.Sprintf("%s line %d: no planned member for this row", p.path, e.line)))
+}
+
+// ownerReject is a password reject of row e that names its owner (a copy of it: e may alias a
+// buffer).
+func ownerReject(e *hashEntry, reason, detail string) schemas.Reject {
+	r := schemas.Reject{Scope: scopePassword, Reason: reason, Field: "user_id", RawValue: strings.Clone(e.owner), Detail: detail}
+	if e.byEmail {
+		r.Field = "email"
+	} else {
+		r.SourceUserID = r.RawValue
+	}
+	return r
+}
+
+// lookup returns the hash for a member made from userID with the given email, the user being
+// record n of the payload file, or nil; it marks the row used. A row keyed by user_id wins over
+// one keyed by email; an ambiguous owner has none. The entry is valid until the next lookup.
+func (p *passwordIndex) lookup(n int, userID, email string) (*hashEntry, error) {
+	if p == nil {
+		return nil, nil
+	}
+	if p.join != nil {
+		return p.join.lookup(n)
 	}
 	for _, k := range [...]struct {
 		owner   string
@@ -189,111 +249,125 @@ func (p *passwordIndex) lookup(userID, email string) *hashEntry {
 		if i, ok := p.find(k.owner, k.byEmail); ok && *p.state(i)&pwAmbiguous == 0 {
 			*p.state(i) |= pwUsed
 			p.decode(i, &p.found)
-			return &p.found
+			return &p.found, nil
+		}
+	}
+	return nil, nil
+}
+
+// finish rejects every usable row no member took, once every member is written.
+func (p *passwordIndex) finish() error {
+	if p == nil {
+		return nil
+	}
+	if p.join != nil {
+		return p.join.unused(p)
+	}
+	var e hashEntry
+	for i := range uint32(p.owners.len()) {
+		if *p.state(i)&(pwUsed|pwAmbiguous) == 0 {
+			p.decode(i, &e)
+			if err := p.rejectUnused(&e); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// unused returns a reject for every usable row no member took, in file order.
-func (p *passwordIndex) unused() []schemas.Reject {
-	if p == nil {
-		return nil
+// close closes the join's files, if any, after a failure.
+func (p *passwordIndex) close() {
+	if p != nil && p.join != nil {
+		p.join.close()
 	}
-	// Rows are indexed in file order.
-	var entries []hashEntry
-	for i := range uint32(p.owners.len()) {
-		if *p.state(i)&(pwUsed|pwAmbiguous) == 0 {
-			var e hashEntry
-			p.decode(i, &e)
-			entries = append(entries, e)
-		}
-	}
-	out := make([]schemas.Reject, 0, len(entries))
-	for _, e := range entries {
-		r := schemas.Reject{Scope: scopePassword, Reason: ReasonPasswordOwnerNotMigrated,
-			Detail: fmt.Sprintf("%s line %d: no planned member for this row", p.path, e.line)}
-		owner := strings.Clone(e.owner)
-		if e.byEmail {
-			r.Field, r.RawValue = "email", owner
-		} else {
-			r.SourceUserID, r.Field, r.RawValue = owner, "user_id", owner
-		}
-		out = append(out, r)
-	}
-	return out
 }
 
-// readHashFile reads the password hash CSV. A row that cannot be migrated becomes a password
-// reject, never a file error; the file itself must be a readable CSV with a user_id or email
-// column and hash_type and hash columns. Hashes never appear in errors or rejects.
-func readHashFile(path string) (*passwordIndex, error) {
+// hashOptions are how the hash file is held.
+type hashOptions struct {
+	// limit is the memory the index may take before its rows go to partition files (0: no
+	// limit).
+	limit int64
+	// parts, when set, is the number of partitions instead of the estimate (tests).
+	parts int
+	// dir is the stage's scratch folder.
+	dir string
+}
+
+// readHashFile reads the password hash CSV, giving reject the rows that cannot be migrated (a
+// bad row is never a file error). The file itself must be a readable CSV with a user_id or email
+// column and hash_type and hash columns; its errors carry pipeline.ExitConfig. Hashes never
+// appear in errors or rejects. Past o.limit the rows go to partition files (see hashJoin).
+func readHashFile(path string, o hashOptions, reject func(schemas.Reject) error) (*passwordIndex, error) {
 	t, err := openCSV(path, []string{"hash_type", "hash"}, []string{"user_id", "email"})
 	if err != nil {
-		return nil, fmt.Errorf("read hashes file: %w", err)
+		return nil, pipeline.WithExitCode(fmt.Errorf("read hashes file: %w", err), pipeline.ExitConfig)
 	}
 	defer t.close()
-	p := newPasswordIndex(filepath.Base(path))
+	p := newPasswordIndex(filepath.Base(path), reject)
+	if o.limit > 0 {
+		p.rows.chunkSize = int(min(max(o.limit/16, minArenaChunk), maxArenaChunk))
+	}
+	lastLine := 0
 	for {
 		ok, err := t.next()
 		if err != nil {
-			return nil, fmt.Errorf("read hashes file: %w", err)
+			p.close()
+			return nil, pipeline.WithExitCode(fmt.Errorf("read hashes file: %w", err), pipeline.ExitConfig)
 		}
 		if !ok {
 			break
 		}
-		line := t.line()
-		reject := func(reason, field, raw, format string, args ...any) {
-			r := schemas.Reject{SourceUserID: t.get("user_id"), Scope: scopePassword, Reason: reason,
-				Field: field, RawValue: raw,
-				Detail: fmt.Sprintf("%s line %d: %s", p.path, line, fmt.Sprintf(format, args...))}
-			p.rejects = append(p.rejects, r)
+		if err := p.readRow(t); err != nil {
+			p.close()
+			return nil, err
 		}
-		e := hashEntry{line: line}
-		if id := t.get("user_id"); id != "" {
-			e.owner = id
-		} else if raw := t.get("email"); raw != "" {
-			email, valid, why := normalizeEmail(raw)
-			if !valid {
-				reject(ReasonMalformedHash, "email", raw, "invalid email: %s", why)
-				continue
+		lastLine = t.line()
+		if p.join == nil && o.limit > 0 && p.size() > o.limit {
+			if err := p.startJoin(o, t); err != nil {
+				p.close()
+				return nil, err
 			}
-			e.owner, e.byEmail = email, true
-		} else {
-			reject(ReasonMalformedHash, "user_id", "", "neither user_id nor email is set")
-			continue
 		}
-		if field, raw, why := parseHashRow(t, &e.pw); why != "" {
-			reason := ReasonMalformedHash
-			if field == "hash_type" {
-				reason = ReasonUnknownHashType
-			}
-			reject(reason, field, raw, "%s", why)
-			continue
+	}
+	if p.join != nil {
+		if err := p.join.finishRows(lastLine); err != nil {
+			p.close()
+			return nil, err
 		}
-		if i, dup := p.find(e.owner, e.byEmail); dup {
-			field := "user_id"
-			if e.byEmail {
-				field = "email"
-			}
-			// The first row of an owner seen twice is rejected too, once.
-			if st := p.state(i); *st&pwAmbiguous == 0 {
-				*st |= pwAmbiguous
-				var prev hashEntry
-				p.decode(i, &prev)
-				r := schemas.Reject{Scope: scopePassword, Reason: ReasonAmbiguousPassword, Field: field, RawValue: strings.Clone(prev.owner),
-					Detail: fmt.Sprintf("%s line %d: this owner has more than one row", p.path, prev.line)}
-				if !prev.byEmail {
-					r.SourceUserID = r.RawValue
-				}
-				p.rejects = append(p.rejects, r)
-			}
-			reject(ReasonAmbiguousPassword, field, e.owner, "this owner has more than one row")
-			continue
-		}
-		p.add(&e)
 	}
 	return p, nil
+}
+
+// readRow indexes the current row of t, or rejects it.
+func (p *passwordIndex) readRow(t *csvTable) error {
+	line := t.line()
+	reject := func(reason, field, raw, format string, args ...any) error {
+		return p.reject(schemas.Reject{SourceUserID: t.get("user_id"), Scope: scopePassword, Reason: reason,
+			Field: field, RawValue: raw, Detail: fmt.Sprintf("%s line %d: %s", p.path, line, fmt.Sprintf(format, args...))})
+	}
+	e := hashEntry{line: line}
+	if id := t.get("user_id"); id != "" {
+		e.owner = id
+	} else if raw := t.get("email"); raw != "" {
+		email, valid, why := normalizeEmail(raw)
+		if !valid {
+			return reject(ReasonMalformedHash, "email", raw, "invalid email: %s", why)
+		}
+		e.owner, e.byEmail = email, true
+	} else {
+		return reject(ReasonMalformedHash, "user_id", "", "neither user_id nor email is set")
+	}
+	if field, raw, why := parseHashRow(t, &e.pw); why != "" {
+		reason := ReasonMalformedHash
+		if field == "hash_type" {
+			reason = ReasonUnknownHashType
+		}
+		return reject(reason, field, raw, "%s", why)
+	}
+	if p.join != nil {
+		return p.join.addRow(p.ownerKey(e.owner, e.byEmail), &e)
+	}
+	return p.insert(&e)
 }
 
 // parseHashRow reads the hash type, hash and parameters of the current row into pw. On a

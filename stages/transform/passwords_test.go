@@ -5,11 +5,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
 
 // TestPasswordIndex checks the hash file's index past several growths of its tables: every row
-// is found
-// by its owner with its fields intact, a user_id row wins over an email row, an owner with three
+// is found by its owner with its fields intact, a user_id row wins over an email row, an owner with three
 // rows has none (and three rejects), and the rows no lookup took come back as unused, in file
 // order.
 func TestPasswordIndex(t *testing.T) {
@@ -24,7 +25,9 @@ func TestPasswordIndex(t *testing.T) {
 	for range 3 {
 		b.WriteString("twice,,bcrypt,$2a$10$t,,,,\n")
 	}
-	p, err := readHashFile(writeFile(t, "hashes.csv", b.String()))
+	var rejects []schemas.Reject
+	collect := func(r schemas.Reject) error { rejects = append(rejects, r); return nil }
+	p, err := readHashFile(writeFile(t, "hashes.csv", b.String()), hashOptions{}, collect)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,8 +39,8 @@ func TestPasswordIndex(t *testing.T) {
 		if i == 1 {
 			email = "both@x.io"
 		}
-		e := p.lookup(fmt.Sprintf("u%d", i), email)
-		if e == nil {
+		e, err := p.lookup(i, fmt.Sprintf("u%d", i), email)
+		if err != nil || e == nil {
 			t.Fatalf("u%d not found", i)
 		}
 		if e.owner != fmt.Sprintf("u%d", i) || e.byEmail || e.line != i+2 || e.pw.HashType != "pbkdf_2" ||
@@ -46,14 +49,14 @@ func TestPasswordIndex(t *testing.T) {
 			t.Fatalf("u%d = %+v", i, e)
 		}
 	}
-	if e := p.lookup("someone", "both@x.io"); e == nil || !e.byEmail || e.pw.Hash != "$2a$10$email" {
+	if e, _ := p.lookup(n, "someone", "both@x.io"); e == nil || !e.byEmail || e.pw.Hash != "$2a$10$email" {
 		t.Fatalf("email row = %+v", e)
 	}
-	if e := p.lookup("twice", ""); e != nil {
+	if e, _ := p.lookup(n+1, "twice", ""); e != nil {
 		t.Fatalf("ambiguous owner found: %+v", e)
 	}
 	var ambiguous []string
-	for _, r := range p.rejects {
+	for _, r := range rejects {
 		ambiguous = append(ambiguous, r.SourceUserID+"/"+r.Reason+"/"+r.Detail)
 	}
 	want := []string{
@@ -65,7 +68,11 @@ func TestPasswordIndex(t *testing.T) {
 	if !slices.Equal(ambiguous, want) {
 		t.Fatalf("rejects %v, want %v", ambiguous, want)
 	}
-	unused := p.unused()
+	rejects = nil
+	if err := p.finish(); err != nil {
+		t.Fatal(err)
+	}
+	unused := rejects
 	if len(unused) != 1 || unused[0].RawValue != "nobody@x.io" || unused[0].Field != "email" ||
 		unused[0].Detail != fmt.Sprintf("hashes.csv line %d: no planned member for this row", n+3) {
 		t.Fatalf("unused = %+v", unused)

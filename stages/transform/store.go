@@ -37,15 +37,17 @@ type stream struct {
 	path string
 	f    *os.File
 	w    *bufio.Writer
+	size int // the write and read buffer
 }
 
-// createStream creates the stream file at path; what is written to it is named what in errors.
-func createStream(path, what string) (*stream, error) {
+// createStream creates the stream file at path, buffered by size bytes; what is written to it is
+// named what in errors. Its mode is 0600: it may hold what member_passwords.parquet holds.
+func createStream(path, what string, size int) (*stream, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", what, err)
 	}
-	return &stream{path: path, f: f, w: bufio.NewWriterSize(f, streamBuffer)}, nil
+	return &stream{path: path, f: f, w: bufio.NewWriterSize(f, size), size: size}, nil
 }
 
 // finish flushes and closes the file.
@@ -72,7 +74,7 @@ func (s *stream) open() (*os.File, *bufio.Reader, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return f, bufio.NewReaderSize(f, streamBuffer), nil
+	return f, bufio.NewReaderSize(f, s.size), nil
 }
 
 // entry is one candidate membership in memory: its organization, its membership id (its index in
@@ -100,6 +102,11 @@ func newStringDict() *stringDict {
 
 // len is the number of keys.
 func (d *stringDict) len() int { return len(d.offs) - 1 }
+
+// size is the memory the dictionary takes, in bytes.
+func (d *stringDict) size() int64 {
+	return int64(cap(d.data)) + 4*int64(cap(d.offs)+len(d.table))
+}
 
 // key returns key i. The string stays valid for the dictionary's lifetime: appending never
 // changes bytes already written, it only moves later keys to a larger array.
@@ -219,10 +226,10 @@ func newStore(budget int64, dir string, expectedUsers int64, meta schemas.FileMe
 		return nil, fmt.Errorf("create spill folder: %w", err)
 	}
 	var err error
-	if s.payloads, err = createStream(filepath.Join(dir, payloadFile), "payload file"); err != nil {
+	if s.payloads, err = createStream(filepath.Join(dir, payloadFile), "payload file", streamBuffer); err != nil {
 		return nil, err
 	}
-	if s.orgs, err = createStream(filepath.Join(dir, orgsFile), "organizations file"); err != nil {
+	if s.orgs, err = createStream(filepath.Join(dir, orgsFile), "organizations file", streamBuffer); err != nil {
 		s.payloads.close()
 		return nil, err
 	}

@@ -80,6 +80,10 @@ type options struct {
 	alloc      memory.Allocator
 	fanout     int // files an oversized spill partition is split into at once (tests make it 2)
 	partitions int // the number of spill partitions instead of the estimate (tests)
+	// pwBytes is the memory the hash file's index may take before going to partition files;
+	// pwParts, when set, the number of those partitions instead of the estimate (tests).
+	pwBytes int64
+	pwParts int
 }
 
 // Option tunes a Stage.
@@ -127,7 +131,7 @@ func Run(ctx context.Context, cfg Config, env *pipeline.Env, opts ...Option) (*p
 		return nil, pipeline.WithExitCode(fmt.Errorf("transform config: %w", err), pipeline.ExitConfig)
 	}
 	o := options{spillBytes: int64(cfg.Transform.MemoryLimit) / budgetShare, workers: runtime.GOMAXPROCS(0),
-		alloc: memory.DefaultAllocator, fanout: splitFanout}
+		alloc: memory.DefaultAllocator, fanout: splitFanout, pwBytes: int64(cfg.Transform.MemoryLimit) / passwordShare}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -188,12 +192,6 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 		}
 		res.Inputs = append(res.Inputs, absPath(f))
 	}
-	if f := t.cfg.Passwords.HashesFile; f != "" {
-		if t.pws, err = readHashFile(f); err != nil {
-			return nil, pipeline.WithExitCode(err, pipeline.ExitConfig)
-		}
-		res.Inputs = append(res.Inputs, absPath(f))
-	}
 
 	usersPath := env.Dir.Path(schemas.Users.Path())
 	users, err := openUsers(ctx, usersPath, t.opts.alloc)
@@ -213,6 +211,14 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	defer t.store.cleanup()
 	t.rejects = newRejectSet(t.opts.spillBytes/runShare, t.store.dir, t.store.meta, t.opts.alloc)
 	t.dups = newDuplicateSet(t.opts.spillBytes/runShare, t.store.dir, t.store.meta, t.opts.alloc)
+	if f := t.cfg.Passwords.HashesFile; f != "" {
+		o := hashOptions{limit: t.opts.pwBytes, parts: t.opts.pwParts, dir: t.store.dir}
+		if t.pws, err = readHashFile(f, o, func(r schemas.Reject) error { return t.rejects.add(r) }); err != nil {
+			return nil, err
+		}
+		defer t.pws.close()
+		res.Inputs = append(res.Inputs, absPath(f))
+	}
 
 	progress := pipeline.NoProgress("", "")
 	if env.Progress != nil {
@@ -274,6 +280,9 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	}
 	if n := t.dups.runFiles(); n > 0 {
 		res.Details["duplicate_runs"] = n
+	}
+	if t.pws != nil && t.pws.join != nil {
+		res.Details["password_partitions"] = len(t.pws.join.rows)
 	}
 	res.Partial = t.rejects.total > 0
 	if env.Logger != nil {
@@ -440,6 +449,9 @@ func (t *run) plan(ctx context.Context, out *outputs) error {
 	}
 	t.logPhase("dedupe", t0)
 	t0 = time.Now()
+	if err := t.pws.prepare(ctx, t.store.payloads, dec.outcome); err != nil {
+		return err
+	}
 	// The organizations need only the counts: they are written while the members are.
 	var g errgroup.Group
 	g.Go(func() error { return t.writeOrganizations(out, dict, dec.counts) })
@@ -454,19 +466,10 @@ func (t *run) plan(ctx context.Context, out *outputs) error {
 		return err
 	}
 	t.logPhase("members", t0)
-	if err := t.rejects.add(t.pws.rejectsAll()...); err != nil {
+	if err := t.pws.finish(); err != nil {
 		return err
 	}
 	return t.writeRejects(out)
-}
-
-// rejectsAll returns the password rejects: rows of the file that cannot be migrated, then rows
-// no member took.
-func (p *passwordIndex) rejectsAll() []schemas.Reject {
-	if p == nil {
-		return nil
-	}
-	return append(slices.Clone(p.rejects), p.unused()...)
 }
 
 // writeDuplicates writes every duplicate, in order, and finishes the file.

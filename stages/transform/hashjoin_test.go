@@ -1,0 +1,116 @@
+package transform
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stytch-migrate/stytch-migrate/schemas"
+)
+
+// withPasswordSpill makes the hash file's index go to parts partition files (0: the estimate)
+// past limit bytes.
+func withPasswordSpill(limit int64, parts int) Option {
+	return func(o *options) { o.pwBytes, o.pwParts = limit, parts }
+}
+
+// TestPasswordJoinMatchesInMemory runs a hash file with every kind of row (user_id and email
+// rows, a user with both, owners with several rows on both sides of the point where the index
+// passes its budget, rows of users that are rejected, merged away or absent, malformed rows)
+// through the in-memory index and through the partitioned join, at several partition counts:
+// every output must be the same.
+func TestPasswordJoinMatchesInMemory(t *testing.T) {
+	var users []schemas.User
+	genUsers(genParams{users: 3000, orgs: 40, seed: 11}, func(u *schemas.User) { users = append(users, *u) })
+	r := rand.New(rand.NewPCG(3, 4))
+	var b strings.Builder
+	b.WriteString("user_id,email,hash_type,hash,salt,iteration_amount,key_length,algorithm\n")
+	row := func(id, email string) {
+		switch r.IntN(3) {
+		case 0:
+			fmt.Fprintf(&b, "%s,%s,bcrypt,$2b$10$%08x,,,,\n", id, email, r.Uint32())
+		case 1:
+			fmt.Fprintf(&b, "%s,%s,pbkdf_2,aGFzaA==,c2FsdA==,%d,32,sha256\n", id, email, 1000+r.IntN(1000))
+		default:
+			fmt.Fprintf(&b, "%s,%s,md_5,%08x,,,,\n", id, email, r.Uint32())
+		}
+	}
+	email := func(u *schemas.User) string {
+		if len(u.Emails) == 0 {
+			return ""
+		}
+		return strings.ToUpper(u.Emails[0].Email)
+	}
+	// Users 10 and 30 get a second row early, so that their owners are ambiguous before the
+	// index passes its budget; user 10 gets a third row at the end.
+	row(users[10].UserID, "")
+	row(users[30].UserID, "")
+	for i := range users {
+		u := &users[i]
+		switch i % 10 {
+		case 0, 1, 2, 3:
+			row(u.UserID, "")
+		case 4:
+			row("", email(u))
+		case 5:
+			row(u.UserID, "")
+			row("", email(u)) // loses to the user_id row
+		case 6:
+			if i%20 == 6 {
+				row(u.UserID, "") // ambiguous: a second row comes at the end of the file
+			}
+		case 7:
+			row("missing-"+u.UserID, "")
+		case 8:
+			fmt.Fprintf(&b, "%s,,rot13,x,,,,\n", u.UserID)
+		}
+	}
+	row(users[10].UserID, "")
+	for i := 6; i < len(users); i += 20 {
+		row(users[i].UserID, "")
+		row(users[i].UserID, "")
+	}
+	cfg := DefaultConfig()
+	cfg.Passwords.HashesFile = writeFile(t, "hashes.csv", b.String())
+	inMemory := runPlan(t, cfg, writeUsers(t, users))
+	if _, ok := inMemory.res.Details["password_partitions"]; ok {
+		t.Fatalf("in-memory run partitioned the hash file: %v", inMemory.res.Details)
+	}
+	c := inMemory.res.Counts
+	if c[CountPasswords] < int64(len(users)/2) || c[countRejectPrefix+ReasonAmbiguousPassword] == 0 ||
+		c[countRejectPrefix+ReasonPasswordOwnerNotMigrated] == 0 || c[countRejectPrefix+ReasonUnknownHashType] == 0 ||
+		c[CountDuplicates] == 0 {
+		t.Fatalf("the input misses a case: %v", c)
+	}
+	want := dumps(t, inMemory)
+	for _, tc := range []struct {
+		name  string
+		limit int64
+		parts int
+	}{
+		{"estimate", 128 << 10, 0},
+		{"one partition", 16 << 10, 1},
+		{"from the first row", 1, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := writeUsers(t, users)
+			got := runPlan(t, cfg, env, withPasswordSpill(tc.limit, tc.parts))
+			parts, _ := got.res.Details["password_partitions"].(int)
+			if parts == 0 || tc.parts != 0 && parts != tc.parts {
+				t.Fatalf("password partitions %v, want %d", got.res.Details, tc.parts)
+			}
+			t.Logf("%d partitions", parts)
+			if _, err := os.Stat(env.Dir.Path(spillDir)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("spill folder left behind: %v", err)
+			}
+			for name, text := range dumps(t, got) {
+				if text != want[name] {
+					t.Errorf("%s differs from the in-memory run", name)
+				}
+			}
+		})
+	}
+}
