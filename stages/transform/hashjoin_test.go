@@ -1,10 +1,12 @@
 package transform
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -112,5 +114,64 @@ func TestPasswordJoinMatchesInMemory(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestJoinFilesCut checks that a partition or match file cut short (the disk filled up, or
+// something else wrote there) is an error naming the file, never a row silently lost.
+func TestJoinFilesCut(t *testing.T) {
+	e := hashEntry{line: 7, pw: schemas.MemberPassword{HashType: "bcrypt", Hash: "$2b$10$x"}}
+	body := encodePasswordRow(nil, &e)
+	row := appendFrame(appendFrame(nil, "uuser-1"), bytesString(body))
+	match := appendFrame(append(binary.AppendUvarint(nil, 3), ownerUserID), bytesString(body))
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		full []byte
+		read func(path string) error
+	}{
+		{"partition", row, func(path string) error {
+			j := &hashJoin{rows: []*stream{{path: path, size: joinBuffer}}}
+			n := 0
+			err := j.readRows(0, func(got *hashEntry) error {
+				if got.line != 7 || got.owner != "user-1" || got.byEmail || got.pw.Hash != e.pw.Hash {
+					t.Errorf("row read back as %+v", got)
+				}
+				n++
+				return nil
+			})
+			if err == nil && n != 1 {
+				t.Errorf("%d rows read back, want 1", n)
+			}
+			return err
+		}},
+		{"matches", match, func(path string) error {
+			src, err := openMatches(path)
+			if err != nil {
+				return err
+			}
+			defer src.f.Close()
+			if src.n != 3 || src.kind != ownerUserID || string(src.body) != string(body) {
+				t.Errorf("match read back as n=%d kind=%c", src.n, src.kind)
+			}
+			if ok, err := src.next(); ok || err != nil {
+				t.Errorf("after the last match: %v, %v", ok, err)
+			}
+			return nil
+		}},
+	} {
+		path := filepath.Join(dir, tc.name)
+		for cut := len(tc.full); cut >= 1; cut-- {
+			if err := os.WriteFile(path, tc.full[:cut], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := tc.read(path)
+			if cut == len(tc.full) && err != nil {
+				t.Fatalf("%s: whole file: %v", tc.name, err)
+			}
+			if cut < len(tc.full) && (err == nil || !strings.Contains(err.Error(), path)) {
+				t.Fatalf("%s cut at %d of %d bytes: error %v, want one naming the file", tc.name, cut, len(tc.full), err)
+			}
+		}
 	}
 }
