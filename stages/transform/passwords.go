@@ -136,13 +136,6 @@ func (p *passwordIndex) find(owner string, byEmail bool) (uint32, bool) {
 	return p.owners.lookup(p.ownerKey(owner, byEmail))
 }
 
-// add indexes a row whose owner the index does not have yet.
-func (p *passwordIndex) add(e *hashEntry) {
-	p.buf = encodePasswordRow(p.buf[:0], e)
-	p.owners.intern(p.ownerKey(e.owner, e.byEmail))
-	p.refs = append(p.refs, p.rows.add(p.buf))
-}
-
 // state returns the state byte of row i, which may be changed in place.
 func (p *passwordIndex) state(i uint32) *byte { return &p.rows.get(p.refs[i])[0] }
 
@@ -191,9 +184,10 @@ func decodePasswordRow(b []byte, e *hashEntry) {
 // insert indexes row e. An owner seen before makes its rows ambiguous: each of them is rejected
 // (the first one once) and none is used.
 func (p *passwordIndex) insert(e *hashEntry) error {
-	i, dup := p.find(e.owner, e.byEmail)
-	if !dup {
-		p.add(e)
+	i, added := p.owners.insert(p.ownerKey(e.owner, e.byEmail))
+	if added {
+		p.buf = encodePasswordRow(p.buf[:0], e)
+		p.refs = append(p.refs, p.rows.add(p.buf))
 		return nil
 	}
 	if st := p.state(i); *st&pwAmbiguous == 0 {

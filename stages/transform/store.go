@@ -128,8 +128,18 @@ func (d *stringDict) lookup(key string) (uint32, bool) {
 
 // intern returns the index of key, adding a copy of it when new.
 func (d *stringDict) intern(key string) uint32 {
-	if i, ok := d.lookup(key); ok {
-		return i
+	i, _ := d.insert(key)
+	return i
+}
+
+// insert returns the index of key and whether it was new (then a copy of it was added).
+func (d *stringDict) insert(key string) (uint32, bool) {
+	mask := uint64(len(d.table) - 1)
+	slot := maphash.String(d.seed, key) & mask
+	for ; d.table[slot] != 0; slot = (slot + 1) & mask {
+		if v := d.table[slot]; d.key(v-1) == key {
+			return v - 1, false
+		}
 	}
 	if len(d.data)+len(key) > math.MaxUint32 {
 		panic("transform: dictionary keys exceed 4 GiB")
@@ -143,9 +153,9 @@ func (d *stringDict) intern(key string) uint32 {
 			d.place(k)
 		}
 	} else {
-		d.place(i)
+		d.table[slot] = i + 1
 	}
-	return i
+	return i, true
 }
 
 // place puts key i in the first free slot of its probe sequence.

@@ -212,11 +212,13 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	t.rejects = newRejectSet(t.opts.spillBytes/runShare, t.store.dir, t.store.meta, t.opts.alloc)
 	t.dups = newDuplicateSet(t.opts.spillBytes/runShare, t.store.dir, t.store.meta, t.opts.alloc)
 	if f := t.cfg.Passwords.HashesFile; f != "" {
+		t0 := time.Now()
 		o := hashOptions{limit: t.opts.pwBytes, parts: t.opts.pwParts, dir: t.store.dir}
 		if t.pws, err = readHashFile(f, o, func(r schemas.Reject) error { return t.rejects.add(r) }); err != nil {
 			return nil, err
 		}
 		defer t.pws.close()
+		t.logPhase("hashes", t0)
 		res.Inputs = append(res.Inputs, absPath(f))
 	}
 
