@@ -12,6 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Hash join settings.
@@ -41,22 +44,25 @@ const (
 //     payload file's order.
 //  3. Each partition is loaded alone into an index, which finds the ambiguous owners as the
 //     in-memory index does, and its probes are looked up in it. What is found goes to the
-//     partition's match file, still in payload order.
+//     partition's match file, still in payload order. One partition per core is matched at
+//     once.
 //  4. The emit pass reads the match files merged by payload record: for each user, the user_id
 //     row wins over the email row, and the row's line is marked used.
 //  5. Last, each row whose line is neither used nor ambiguous is rejected as unused.
 //
-// So memory holds one partition's index and a bit per line of the hash file. The files hold
+// So memory holds one partition's index per core (each partition aims at half the index's share)
+// and a bit per line of the hash file. The files hold
 // hashes: they are created with mode 0600 in the spill folder, which the stage removes.
 type hashJoin struct {
 	// dir is the spill folder; path the hash file's base name, for rejects.
 	dir, path string
 	rows      []*stream
 	limit     int64
-	// done has a bit per line of the hash file: the row on it is used or ambiguous.
+	// done has a bit per line of the hash file: the row on it is used or ambiguous. Partitions
+	// are matched concurrently, so bits are set atomically.
 	done []uint64
-	// key and body are read and write buffers.
-	key, body, buf []byte
+	// bufs are the buffers of the join's single-goroutine steps.
+	bufs frameBufs
 
 	// The emit pass's cursor over the match files: the payload record it is at, and the row
 	// found for it.
@@ -100,10 +106,10 @@ func (p *passwordIndex) startJoin(o hashOptions, t *csvTable) error {
 
 // addRow writes row e, whose owner key is key, to its partition.
 func (j *hashJoin) addRow(key string, e *hashEntry) error {
-	s := j.rows[partitionOf(key, len(j.rows))]
-	j.body = encodePasswordRow(j.body[:0], e)
-	j.buf = appendFrame(appendFrame(j.buf[:0], key), bytesString(j.body))
-	if _, err := s.w.Write(j.buf); err != nil {
+	s, b := j.rows[partitionOf(key, len(j.rows))], &j.bufs
+	b.body = encodePasswordRow(b.body[:0], e)
+	b.buf = appendFrame(appendFrame(b.buf[:0], key), bytesString(b.body))
+	if _, err := s.w.Write(b.buf); err != nil {
 		return fmt.Errorf("write password partition: %w", err)
 	}
 	return nil
@@ -120,15 +126,17 @@ func (j *hashJoin) finishRows(lastLine int) error {
 	return nil
 }
 
-// mark marks a line used or ambiguous.
-func (j *hashJoin) mark(line int) { j.done[line/64] |= 1 << (line % 64) }
+// mark marks a line used or ambiguous; it is safe for concurrent use.
+func (j *hashJoin) mark(line int) { atomic.OrUint64(&j.done[line/64], 1<<(line%64)) }
 
 // marked reports whether a line is used or ambiguous.
 func (j *hashJoin) marked(line int) bool { return j.done[line/64]&(1<<(line%64)) != 0 }
 
 // prepare joins the hash file with the planned users before the emit pass, when its rows went to
-// partition files (steps 2 and 3 of hashJoin); outcome is every membership's.
-func (p *passwordIndex) prepare(ctx context.Context, payloads *stream, outcome []uint8) error {
+// partition files (steps 2 and 3 of hashJoin); outcome is every membership's. Partitions are
+// matched on up to workers goroutines: each partition is to take half the index's share, so
+// two at once stay within it.
+func (p *passwordIndex) prepare(ctx context.Context, payloads *stream, outcome []uint8, workers int) error {
 	if p == nil || p.join == nil {
 		return nil
 	}
@@ -136,13 +144,24 @@ func (p *passwordIndex) prepare(ctx context.Context, payloads *stream, outcome [
 	if err := j.writeProbes(ctx, payloads, outcome); err != nil {
 		return err
 	}
-	for q := range j.rows {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := j.matchPartition(q, p); err != nil {
-			return err
-		}
+	g, gctx := errgroup.WithContext(ctx)
+	var next atomic.Int64
+	for range min(max(workers, 1), len(j.rows)) {
+		g.Go(func() error {
+			var b frameBufs
+			for q := int(next.Add(1) - 1); q < len(j.rows); q = int(next.Add(1) - 1) {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				if err := j.matchPartition(q, p, &b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	for q := range j.rows {
 		src, err := openMatches(filepath.Join(j.dir, fmt.Sprintf(hashMatchesFile, q)))
@@ -200,11 +219,12 @@ func (j *hashJoin) writeProbes(ctx context.Context, payloads *stream, outcome []
 			if k.owner == "" {
 				continue
 			}
-			j.key = append(append(j.key[:0], k.kind), k.owner...)
-			q := partitionOf(bytesString(j.key), len(probes))
-			j.buf = appendFrame(binary.AppendUvarint(j.buf[:0], uint64(n-last[q])), bytesString(j.key))
+			b := &j.bufs
+			b.key = append(append(b.key[:0], k.kind), k.owner...)
+			q := partitionOf(bytesString(b.key), len(probes))
+			b.buf = appendFrame(binary.AppendUvarint(b.buf[:0], uint64(n-last[q])), bytesString(b.key))
 			last[q] = n
-			if _, err := probes[q].w.Write(j.buf); err != nil {
+			if _, err := probes[q].w.Write(b.buf); err != nil {
 				return fmt.Errorf("write password probes: %w", err)
 			}
 		}
@@ -223,13 +243,13 @@ func (j *hashJoin) writeProbes(ctx context.Context, payloads *stream, outcome []
 
 // matchPartition loads partition q's rows into an index (rejecting the ambiguous ones through
 // p) and writes the rows its probes find to its match file: record number (delta), owner kind,
-// row.
-func (j *hashJoin) matchPartition(q int, p *passwordIndex) error {
+// row. It is safe to call for different partitions at once, with different buffers b.
+func (j *hashJoin) matchPartition(q int, p *passwordIndex, b *frameBufs) error {
 	idx := newPasswordIndex(j.path, p.reject)
 	idx.onAmbiguous = j.mark
 	idx.rows.chunkSize = int(min(max(j.limit/16, minArenaChunk), maxArenaChunk))
 	var e hashEntry
-	err := j.readRows(q, func(e *hashEntry) error { return idx.insert(e) })
+	err := j.readRows(q, b, func(e *hashEntry) error { return idx.insert(e) })
 	if err != nil {
 		return err
 	}
@@ -258,22 +278,22 @@ func (j *hashJoin) matchPartition(q int, p *passwordIndex) error {
 			break
 		}
 		if err == nil {
-			err = readFrame(r, &j.key)
+			err = readFrame(r, &b.key)
 		}
 		if err != nil {
 			return fmt.Errorf("read password probes: %s: %w", probesPath, unexpectedEOF(err))
 		}
 		n += int(delta)
-		i, ok := idx.owners.lookup(bytesString(j.key))
+		i, ok := idx.owners.lookup(bytesString(b.key))
 		if !ok || *idx.state(i)&pwAmbiguous != 0 {
 			continue
 		}
 		idx.decode(i, &e)
-		j.body = encodePasswordRow(j.body[:0], &e)
-		j.buf = append(binary.AppendUvarint(j.buf[:0], uint64(n-last)), j.key[0])
-		j.buf = appendFrame(j.buf, bytesString(j.body))
+		b.body = encodePasswordRow(b.body[:0], &e)
+		b.buf = append(binary.AppendUvarint(b.buf[:0], uint64(n-last)), b.key[0])
+		b.buf = appendFrame(b.buf, bytesString(b.body))
 		last = n
-		if _, err := matches.w.Write(j.buf); err != nil {
+		if _, err := matches.w.Write(b.buf); err != nil {
 			return fmt.Errorf("write password matches: %w", err)
 		}
 	}
@@ -284,9 +304,9 @@ func (j *hashJoin) matchPartition(q int, p *passwordIndex) error {
 	return os.Remove(probesPath)
 }
 
-// readRows calls fn for every row of partition q, in file order; the entry's strings alias a
-// buffer reused for the next row.
-func (j *hashJoin) readRows(q int, fn func(e *hashEntry) error) error {
+// readRows calls fn for every row of partition q, in file order; the entry's strings alias b,
+// reused for the next row.
+func (j *hashJoin) readRows(q int, b *frameBufs, fn func(e *hashEntry) error) error {
 	s := j.rows[q]
 	f, r, err := s.open()
 	if err != nil {
@@ -295,21 +315,21 @@ func (j *hashJoin) readRows(q int, fn func(e *hashEntry) error) error {
 	defer f.Close()
 	var e hashEntry
 	for {
-		err := readFrame(r, &j.key)
+		err := readFrame(r, &b.key)
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err == nil {
-			err = unexpectedEOF(readFrame(r, &j.body))
+			err = unexpectedEOF(readFrame(r, &b.body))
 		}
 		if err != nil {
 			return fmt.Errorf("read password partition: %s: %w", s.path, err)
 		}
-		if len(j.key) == 0 || len(j.body) == 0 {
+		if len(b.key) == 0 || len(b.body) == 0 {
 			return fmt.Errorf("read password partition: %s: empty row", s.path)
 		}
-		decodePasswordRow(j.body, &e)
-		e.owner, e.byEmail = bytesString(j.key[1:]), j.key[0] == ownerEmail
+		decodePasswordRow(b.body, &e)
+		e.owner, e.byEmail = bytesString(b.key[1:]), b.key[0] == ownerEmail
 		if err := fn(&e); err != nil {
 			return err
 		}
@@ -371,7 +391,7 @@ func (j *hashJoin) advance(n int) error {
 // hashJoin), and removes the join's files.
 func (j *hashJoin) unused(p *passwordIndex) error {
 	for q, s := range j.rows {
-		err := j.readRows(q, func(e *hashEntry) error {
+		err := j.readRows(q, &j.bufs, func(e *hashEntry) error {
 			if j.marked(e.line) {
 				return nil
 			}
@@ -395,6 +415,11 @@ func (j *hashJoin) close() {
 		src.f.Close()
 	}
 	j.sources = nil
+}
+
+// frameBufs are the read and write buffers of one goroutine of the join.
+type frameBufs struct {
+	key, body, buf []byte
 }
 
 // matchSource is one match file read in order: the record number, owner kind and row of its

@@ -133,7 +133,7 @@ func TestJoinFilesCut(t *testing.T) {
 		{"partition", row, func(path string) error {
 			j := &hashJoin{rows: []*stream{{path: path, size: joinBuffer}}}
 			n := 0
-			err := j.readRows(0, func(got *hashEntry) error {
+			err := j.readRows(0, &j.bufs, func(got *hashEntry) error {
 				if got.line != 7 || got.owner != "user-1" || got.byEmail || got.pw.Hash != e.pw.Hash {
 					t.Errorf("row read back as %+v", got)
 				}

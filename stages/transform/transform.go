@@ -451,8 +451,11 @@ func (t *run) plan(ctx context.Context, out *outputs) error {
 	}
 	t.logPhase("dedupe", t0)
 	t0 = time.Now()
-	if err := t.pws.prepare(ctx, t.store.payloads, dec.outcome); err != nil {
-		return err
+	if t.pws != nil && t.pws.join != nil {
+		if err := t.pws.prepare(ctx, t.store.payloads, dec.outcome, t.opts.workers); err != nil {
+			return err
+		}
+		t.logPhase("password join", t0)
 	}
 	// The organizations need only the counts: they are written while the members are.
 	var g errgroup.Group
