@@ -26,6 +26,9 @@ const (
 	joinBuffer = 64 << 10
 	// maxJoinParts bounds the number of partitions, which is the number of files open at once.
 	maxJoinParts = 256
+	// joinWorkers is how many partitions are matched at once: each aims at half the index's
+	// share, so two together stay within it.
+	joinWorkers = 2
 	// The join's files in the spill folder, by partition number: the hash file's rows, the
 	// probes of the planned users, the rows found for them.
 	hashRowsFile    = "hashes-%04d.bin"
@@ -44,14 +47,14 @@ const (
 //     payload file's order.
 //  3. Each partition is loaded alone into an index, which finds the ambiguous owners as the
 //     in-memory index does, and its probes are looked up in it. What is found goes to the
-//     partition's match file, still in payload order. One partition per core is matched at
-//     once.
+//     partition's match file, still in payload order. Two partitions are matched at once
+//     (joinWorkers).
 //  4. The emit pass reads the match files merged by payload record: for each user, the user_id
 //     row wins over the email row, and the row's line is marked used.
 //  5. Last, each row whose line is neither used nor ambiguous is rejected as unused.
 //
-// So memory holds one partition's index per core (each partition aims at half the index's share)
-// and a bit per line of the hash file. The files hold
+// So memory holds two partitions' indexes (each partition aims at half the index's share) and a
+// bit per line of the hash file. The files hold
 // hashes: they are created with mode 0600 in the spill folder, which the stage removes.
 type hashJoin struct {
 	// dir is the spill folder; path the hash file's base name, for rejects.
@@ -134,8 +137,7 @@ func (j *hashJoin) marked(line int) bool { return j.done[line/64]&(1<<(line%64))
 
 // prepare joins the hash file with the planned users before the emit pass, when its rows went to
 // partition files (steps 2 and 3 of hashJoin); outcome is every membership's. Partitions are
-// matched on up to workers goroutines: each partition is to take half the index's share, so
-// two at once stay within it.
+// matched on up to workers goroutines, at most joinWorkers.
 func (p *passwordIndex) prepare(ctx context.Context, payloads *stream, outcome []uint8, workers int) error {
 	if p == nil || p.join == nil {
 		return nil
@@ -146,7 +148,7 @@ func (p *passwordIndex) prepare(ctx context.Context, payloads *stream, outcome [
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	var next atomic.Int64
-	for range min(max(workers, 1), len(j.rows)) {
+	for range min(max(workers, 1), joinWorkers, len(j.rows)) {
 		g.Go(func() error {
 			var b frameBufs
 			for q := int(next.Add(1) - 1); q < len(j.rows); q = int(next.Add(1) - 1) {
