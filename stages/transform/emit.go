@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"slices"
 
 	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
@@ -108,13 +107,11 @@ func (p *payloadReader) next() (int, []byte, error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("read payload file: %w", err)
 	}
-	size, err := binary.ReadUvarint(p.r)
-	if err != nil || size > 1<<30 || kept > math.MaxUint32 {
-		return 0, nil, p.corrupt("bad record length")
+	if kept > math.MaxUint32 {
+		return 0, nil, p.corrupt("bad membership count")
 	}
-	p.buf = slices.Grow(p.buf[:0], int(size))[:size]
-	if _, err := io.ReadFull(p.r, p.buf); err != nil {
-		return 0, nil, p.corrupt("truncated record")
+	if err := readFrame(p.r, &p.buf); err != nil {
+		return 0, nil, p.corrupt(fmt.Sprintf("bad record: %v", unexpectedEOF(err)))
 	}
 	p.n++
 	return int(kept), p.buf, nil

@@ -250,16 +250,9 @@ func (j *hashJoin) matchPartition(q int, p *passwordIndex, b *frameBufs) error {
 	idx := newPasswordIndex(j.path, p.reject)
 	idx.onAmbiguous = j.mark
 	idx.rows.chunkSize = int(min(max(j.limit/16, minArenaChunk), maxArenaChunk))
-	var e hashEntry
 	err := j.readRows(q, b, func(e *hashEntry) error { return idx.insert(e) })
 	if err != nil {
 		return err
-	}
-	for i := range uint32(idx.owners.len()) {
-		if *idx.state(i)&pwAmbiguous != 0 {
-			idx.decode(i, &e)
-			j.mark(e.line)
-		}
 	}
 	probesPath := filepath.Join(j.dir, fmt.Sprintf(hashProbesFile, q))
 	pf, err := os.Open(probesPath)
@@ -273,6 +266,7 @@ func (j *hashJoin) matchPartition(q int, p *passwordIndex, b *frameBufs) error {
 	}
 	defer matches.close()
 	r := bufio.NewReaderSize(pf, joinBuffer)
+	var e hashEntry
 	n, last := 0, 0
 	for {
 		delta, err := binary.ReadUvarint(r)
@@ -390,11 +384,12 @@ func (j *hashJoin) advance(n int) error {
 }
 
 // unused rejects, through p, every row whose line is neither used nor ambiguous (step 5 of
-// hashJoin), and removes the join's files.
+// hashJoin), and removes the join's files. A row found ambiguous before the join started says so
+// in its state; the others were marked when they were rejected.
 func (j *hashJoin) unused(p *passwordIndex) error {
 	for q, s := range j.rows {
 		err := j.readRows(q, &j.bufs, func(e *hashEntry) error {
-			if j.marked(e.line) {
+			if j.marked(e.line) || e.state&pwAmbiguous != 0 {
 				return nil
 			}
 			return p.rejectUnused(e)

@@ -231,6 +231,8 @@ type arena struct {
 	chunkSize int
 	chunks    [][]byte
 	bytes     int64
+	// size is the chunks' capacity, in bytes.
+	size int64
 	// next is the first chunk that may still have room (chunks before it are full).
 	next int
 }
@@ -246,6 +248,7 @@ func (a *arena) add(b []byte) uint64 {
 			size = maxArenaChunk
 		}
 		a.chunks = append(a.chunks, make([]byte, 0, max(size, len(b))))
+		a.size += int64(cap(a.chunks[len(a.chunks)-1]))
 	}
 	i := a.next
 	off := len(a.chunks[i])
@@ -270,10 +273,4 @@ func (a *arena) get(ref uint64) []byte {
 }
 
 // allocated is the arena's memory in use, chunk capacity included.
-func (a *arena) allocated() int64 {
-	var n int64
-	for _, c := range a.chunks {
-		n += int64(cap(c))
-	}
-	return n
-}
+func (a *arena) allocated() int64 { return a.size }
