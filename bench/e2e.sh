@@ -13,7 +13,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=${TMPDIR:-/tmp}
 src=${1:-}
-src=${src:-$tmp/stytch-migrate-bench/users-1000000-v1.jsonl}
+src=${src:-$tmp/stytch-migrate-bench/users-1000000-v2.jsonl}
 runs=${2:-3}
 
 if [ ! -f "$src" ]; then

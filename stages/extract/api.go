@@ -244,7 +244,7 @@ func (r *apiRun) page(ctx context.Context, d *decoder, cp *checkpoint) error {
 			continue
 		}
 		u.SourceFile, u.SourcePosition = apiSourceName, ordinal
-		if err := r.chk.user(&u, raw); err != nil {
+		if err := r.chk.user(&u, packID(u.UserID), raw); err != nil {
 			return err
 		}
 	}

@@ -35,7 +35,11 @@
 // encoding/json into typed structs (metadata as json.RawMessage), which gives every error and
 // edge-case meaning, so the fast path changes no result (a differential test and a fuzz target
 // check that). The merger hands decoded chunks to the single writer in source order, so output
-// order is source order and the first bad record reported is the first in the file. In-flight
+// order is source order and the first bad record reported is the first in the file. The duplicate
+// id check runs on the merger, so what it costs there is kept small: workers pack each user id
+// into its 16 UUID bytes, the merger reads a chunk's table slots together before checking them
+// in order (their cache misses overlap), and the table is sized once from the file's size and its
+// first megabyte instead of being rehashed as it grows (idset.go). In-flight
 // chunks are bounded (3 per worker). The array and CSV scanners check only what they need to find
 // record boundaries: a record with broken JSON inside balanced brackets, or a CSV row with a broken
 // JSON cell, is a bad record like any other; a file whose structure is broken (an array never

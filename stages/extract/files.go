@@ -78,6 +78,8 @@ type chunk struct {
 // item is one decoded record: a user, or why it is malformed.
 type item struct {
 	user schemas.User
+	// id is user.UserID packed for the checker's duplicate check, on the decoding goroutine.
+	id   idKey
 	derr *decodeError
 	raw  []byte
 	// line is the record's source position; errLine, when set, is the line of the fault.
@@ -112,8 +114,10 @@ func (s *fileSource) run(ctx context.Context, chk *checker) (fileStats, error) {
 		return st, fmt.Errorf("read users: %w", err)
 	}
 	defer f.Close()
+	var size int64
 	if info, err := f.Stat(); err == nil {
-		s.progress.SetTotal(info.Size())
+		size = info.Size()
+		s.progress.SetTotal(size)
 	}
 	var sp splitter
 	switch s.kind {
@@ -180,11 +184,13 @@ func (s *fileSource) run(ctx context.Context, chk *checker) (fileStats, error) {
 	g.Go(func() error {
 		pending := map[int]*chunk{}
 		next := 0
+		guess := idGuess{size: size}
 		for c := range done {
 			pending[c.seq] = c
 			for pc := pending[next]; pc != nil; pc = pending[next] {
 				delete(pending, next)
 				next++
+				guess.see(pc, chk.seen)
 				if err := s.merge(pc, chk, &st); err != nil {
 					return err
 				}
@@ -198,6 +204,37 @@ func (s *fileSource) run(ctx context.Context, chk *checker) (fileStats, error) {
 	for range done { // let the workers finish after an error
 	}
 	return st, err
+}
+
+// idGuess tells a checker's id set how many users a file holds, from the file's size and its
+// first megabyte or so of records (see idSet.expect).
+type idGuess struct {
+	size           int64
+	bytes, records int64
+	done           bool
+}
+
+const (
+	// guessAfterBytes is how much of a file is looked at before guessing its users.
+	guessAfterBytes = 1 << 20
+	// guessMinRecordBytes bounds the guess: no file is taken to hold more than one user per this
+	// many bytes, whatever its first records look like (a valid user record is longer).
+	guessMinRecordBytes = 200
+)
+
+// see counts chunk c, and guesses once enough of the file has been seen.
+func (g *idGuess) see(c *chunk, ids *idSet) {
+	if g.done || g.size <= 0 {
+		return
+	}
+	g.bytes += int64(len(c.data))
+	g.records += int64(len(c.items))
+	if g.bytes < guessAfterBytes {
+		return
+	}
+	g.done = true
+	n := min(g.size*g.records/g.bytes, g.size/guessMinRecordBytes)
+	ids.expect(int(n + n/20))
 }
 
 // read splits the file into chunks (from pool) and hands them to emit, in order.
@@ -268,25 +305,37 @@ func (s *fileSource) structureError(err error) error {
 	return fmt.Errorf("read users: %s: %w", s.path, err)
 }
 
-// decode decodes a chunk's records into c.items.
+// decode decodes a chunk's records into c.items and packs their user ids.
 func (s *fileSource) decode(d *decoder, c *chunk) {
 	c.items = slices.Grow(c.items[:0], len(c.spans))
 	if s.kind == SourceExportCSV {
 		c.items, c.headers, c.err = d.decodeCSV(c, c.items)
-		return
-	}
-	for _, sp := range c.spans {
-		it := item{raw: c.data[sp.start:sp.end], line: sp.line}
-		if it.derr = d.decodeJSON(it.raw, &it.user); it.derr != nil && it.derr.offset >= 0 {
-			it.errLine = sp.line + newlinesBefore(string(it.raw), it.derr.offset)
+	} else {
+		for _, sp := range c.spans {
+			it := item{raw: c.data[sp.start:sp.end], line: sp.line}
+			if it.derr = d.decodeJSON(it.raw, &it.user); it.derr != nil && it.derr.offset >= 0 {
+				it.errLine = sp.line + newlinesBefore(string(it.raw), it.derr.offset)
+			}
+			it.user.SourcePosition = sp.line
+			c.items = append(c.items, it)
 		}
-		it.user.SourcePosition = sp.line
-		c.items = append(c.items, it)
+	}
+	for i := range c.items {
+		if it := &c.items[i]; it.derr == nil {
+			it.id = packID(it.user.UserID)
+		}
 	}
 }
 
 // merge hands a decoded chunk to the checker.
 func (s *fileSource) merge(c *chunk, chk *checker, st *fileStats) error {
+	chk.seen.warm(func(yield func(idKey) bool) {
+		for i := range c.items {
+			if c.items[i].derr == nil && !yield(c.items[i].id) {
+				return
+			}
+		}
+	})
 	for i := range c.items {
 		it := &c.items[i]
 		if it.derr != nil {
@@ -300,7 +349,7 @@ func (s *fileSource) merge(c *chunk, chk *checker, st *fileStats) error {
 			continue
 		}
 		it.user.SourceFile = s.path
-		if err := chk.user(&it.user, it.raw); err != nil {
+		if err := chk.user(&it.user, it.id, it.raw); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"encoding/binary"
+	"iter"
 	"math/bits"
 	"strings"
 
@@ -20,9 +21,53 @@ const (
 // per id, so 10M users take at most 320 MB); any other id is kept as a string (its length plus
 // about 40 bytes). There are no false positives: two ids collide only if they are equal. It is
 // not safe for concurrent use.
+//
+// Its cost is the table's cache misses, paid on the goroutine that checks users in order. So a
+// caller that can see ids coming packs them ahead ([packID], on any goroutine), lets the set
+// read their slots together ([idSet.warm]: the misses overlap instead of following each other),
+// and tells it how many ids to expect ([idSet.expect]: the table is not rehashed as it grows).
 type idSet struct {
 	test, live uuidSet
 	other      map[string]struct{}
+	sink       byte // what warm read, kept so that its reads are not dropped
+}
+
+// idKey is an id as the set keeps it: the UUID bytes of a canonical test or live id, or
+// nothing for any other id.
+type idKey struct {
+	env idEnv
+	key [16]byte
+}
+
+// idEnv tells which table an idKey belongs to.
+type idEnv uint8
+
+const (
+	idOther idEnv = iota // not a canonical id: kept as a string
+	idTest
+	idLive
+)
+
+// packID returns id's key. It is pure, so it can run on any goroutine.
+func packID(id string) idKey {
+	if len(id) != len(userIDTestPrefix)+uuidTextLen {
+		return idKey{}
+	}
+	env := idOther
+	switch id[:len(userIDTestPrefix)] {
+	case userIDTestPrefix:
+		env = idTest
+	case userIDLivePrefix:
+		env = idLive
+	}
+	if env == idOther {
+		return idKey{}
+	}
+	key, ok := stytchid.PackUUID(id[len(userIDTestPrefix):])
+	if !ok {
+		return idKey{}
+	}
+	return idKey{env: env, key: key}
 }
 
 func newIDSet() *idSet {
@@ -31,19 +76,13 @@ func newIDSet() *idSet {
 
 // add records id and reports whether it was new.
 func (s *idSet) add(id string) bool {
-	if len(id) == len(userIDTestPrefix)+uuidTextLen {
-		var set *uuidSet
-		switch id[:len(userIDTestPrefix)] {
-		case userIDTestPrefix:
-			set = &s.test
-		case userIDLivePrefix:
-			set = &s.live
-		}
-		if set != nil {
-			if key, ok := stytchid.PackUUID(id[len(userIDTestPrefix):]); ok {
-				return set.add(key)
-			}
-		}
+	return s.addKey(id, packID(id))
+}
+
+// addKey is add with id's key already packed (k must be packID(id)).
+func (s *idSet) addKey(id string, k idKey) bool {
+	if set := s.table(k.env); set != nil {
+		return set.add(k.key)
 	}
 	n := len(s.other)
 	// A clone: id may be a substring of its whole record's text (see the fast path).
@@ -52,6 +91,36 @@ func (s *idSet) add(id string) bool {
 	}
 	s.other[strings.Clone(id)] = struct{}{}
 	return len(s.other) > n
+}
+
+// table returns the UUID table of env, or nil for idOther.
+func (s *idSet) table(env idEnv) *uuidSet {
+	switch env {
+	case idTest:
+		return &s.test
+	case idLive:
+		return &s.live
+	}
+	return nil
+}
+
+// warm reads the table slots of keys about to be added, all at once, so that their cache misses
+// overlap. It changes nothing the set holds.
+func (s *idSet) warm(keys iter.Seq[idKey]) {
+	sink := s.sink
+	for k := range keys {
+		if set := s.table(k.env); set != nil && len(set.slots) > 0 {
+			sink ^= set.slots[uuidHash(k.key)&uint64(len(set.slots)-1)][0]
+		}
+	}
+	s.sink = sink
+}
+
+// expect tells the set that about n ids will be added in all, so that a table growing past its
+// first size grows straight to hold them. A wrong guess costs memory or a rehash, never a wrong
+// answer.
+func (s *idSet) expect(n int) {
+	s.test.expect, s.live.expect = n, n
 }
 
 // len returns the number of ids recorded.
@@ -68,6 +137,8 @@ type uuidSet struct {
 	slots [][16]byte
 	n     int
 	zero  bool
+	// expect is how many keys the set is told to expect (see idSet.expect).
+	expect int
 }
 
 // add records key and reports whether it was new.
@@ -104,10 +175,17 @@ func (u *uuidSet) insert(key [16]byte) bool {
 	}
 }
 
-// grow doubles the table (or makes the first one) and moves every key into it.
+// grow doubles the table (or makes the first one), or past the first one makes it big enough
+// for the keys expected, and moves every key into it.
 func (u *uuidSet) grow() {
 	old := u.slots
-	u.slots = make([][16]byte, max(2*len(old), minUUIDSlots))
+	size := max(2*len(old), minUUIDSlots)
+	if len(old) > 0 {
+		for size*3 < u.expect*4 {
+			size *= 2
+		}
+	}
+	u.slots = make([][16]byte, size)
 	for _, k := range old {
 		if k != ([16]byte{}) {
 			u.insert(k)

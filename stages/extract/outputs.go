@@ -91,10 +91,10 @@ func newChecker(file string, quarantine bool) *checker {
 	return &checker{file: file, quarantine: quarantine, seen: newIDSet()}
 }
 
-// user takes one well-formed user. A user id seen before makes the record bad (the first
-// occurrence is kept).
-func (c *checker) user(u *schemas.User, raw []byte) error {
-	if !c.seen.add(u.UserID) {
+// user takes one well-formed user, whose id packs to key (packID). A user id seen before makes
+// the record bad (the first occurrence is kept).
+func (c *checker) user(u *schemas.User, key idKey, raw []byte) error {
+	if !c.seen.addKey(u.UserID, key) {
 		return c.reject(&RecordError{File: c.file, Line: u.SourcePosition, Field: "user_id",
 			Msg: fmt.Sprintf("duplicate %q (its first occurrence is kept)", u.UserID)}, u.SourcePosition, raw)
 	}
