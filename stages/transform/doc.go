@@ -76,8 +76,9 @@
 // an eighth of the key records' share; past it they are sorted into run files there
 // (sortedRuns) and merged as duplicates.parquet and rejects.parquet are written. The password
 // hash file is indexed in memory up to a sixth of the limit; past it, its rows are
-// hash-partitioned by owner into files and joined with the planned users a partition at a time
-// once every membership is decided (hashJoin), so only one partition's index is in memory.
+// hash-partitioned by owner into files and joined with the planned users partition by partition
+// once every membership is decided (hashJoin), so only two partitions' indexes are in memory; a
+// partition too large for its share is split again before it is matched.
 //
 // The stage sets the Go runtime's soft memory limit to 15/16 of the budget and GOGC to 25 for its
 // duration, unless the process set a limit or the GOGC variable: its large structures (the

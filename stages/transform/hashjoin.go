@@ -2,6 +2,7 @@ package transform
 
 import (
 	"bufio"
+	"cmp"
 	"container/heap"
 	"context"
 	"encoding/binary"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -29,6 +31,17 @@ const (
 	// joinWorkers is how many partitions are matched at once: each aims at half the index's
 	// share, so two together stay within it.
 	joinWorkers = 2
+	// joinHeadroom: the partition count is estimated so that each partition's index takes about
+	// 1/joinHeadroom of half the share, leaving room for the estimate's error.
+	joinHeadroom = 1.25
+	// A partition whose file says its index would pass half the share is split before it is
+	// matched: into joinSplitFanout parts by another hash of the owner key, each split again
+	// while still too large, at most maxJoinSplits times, and never below minJoinSplitBytes.
+	// A partition's index is guessed from its file's size times the index's bytes per byte of
+	// file, measured on the rows indexed before the join started.
+	joinSplitFanout   = 8
+	maxJoinSplits     = 3
+	minJoinSplitBytes = 64 << 10
 	// The join's files in the spill folder, by partition number: the hash file's rows, the
 	// probes of the planned users, the rows found for them.
 	hashRowsFile    = "hashes-%04d.bin"
@@ -48,7 +61,9 @@ const (
 //  3. Each partition is loaded alone into an index, which finds the ambiguous owners as the
 //     in-memory index does, and its probes are looked up in it. What is found goes to the
 //     partition's match file, still in payload order. Two partitions are matched at once
-//     (joinWorkers).
+//     (joinWorkers). A partition too large for half the share (the count was estimated from
+//     the start of the file, which may not be like the rest) is first split into smaller
+//     ones, rows and probes alike (split).
 //  4. The emit pass reads the match files merged by payload record: for each user, the user_id
 //     row wins over the email row, and the row's line is marked used.
 //  5. Last, each row whose line is neither used nor ambiguous is rejected as unused.
@@ -59,8 +74,21 @@ const (
 type hashJoin struct {
 	// dir is the spill folder; path the hash file's base name, for rejects.
 	dir, path string
-	rows      []*stream
-	limit     int64
+	// rows are the partitions the hash file's rows are written to; leaves the partitions
+	// matched, which are rows or the parts they were split into (guarded by mu).
+	rows   []*stream
+	mu     sync.Mutex
+	leaves []joinPart
+	// nextPart numbers the parts of splits, after the first partitions.
+	nextPart atomic.Int64
+	// peak is the largest index a partition took, in bytes.
+	peak atomic.Int64
+	// limit is the index's share of memory; no partition file under splitFloor bytes is split.
+	limit, splitFloor int64
+	// written counts the bytes of rows written to the partitions; indexPerByte is the index's
+	// size per byte of partition file.
+	written      int64
+	indexPerByte float64
 	// done has a bit per line of the hash file: the row on it is used or ambiguous. Partitions
 	// are matched concurrently, so bits are set atomically.
 	done []uint64
@@ -82,11 +110,12 @@ func (p *passwordIndex) startJoin(o hashOptions, t *csvTable) error {
 	parts := o.parts
 	if parts == 0 {
 		// The index's size over the part of the file read so far estimates the whole file's;
-		// a partition is to take half the limit.
+		// a partition is to take half the limit, less the headroom.
 		total := float64(p.size()) / max(t.progress(), 1e-6)
-		parts = min(max(int(math.Ceil(2*total/float64(o.limit))), 2), maxJoinParts)
+		parts = min(max(int(math.Ceil(joinHeadroom*joinWorkers*total/float64(o.limit))), 2), maxJoinParts)
 	}
-	j := &hashJoin{dir: o.dir, path: p.path, limit: o.limit, cur: -1}
+	j := &hashJoin{dir: o.dir, path: p.path, limit: o.limit, splitFloor: cmp.Or(o.splitFloor, minJoinSplitBytes), cur: -1}
+	j.nextPart.Store(int64(parts))
 	for q := range parts {
 		s, err := createStream(filepath.Join(o.dir, fmt.Sprintf(hashRowsFile, q)), "password partition", joinBuffer)
 		if err != nil {
@@ -103,6 +132,8 @@ func (p *passwordIndex) startJoin(o hashOptions, t *csvTable) error {
 			return err
 		}
 	}
+	// Bounded, as an index of a few rows is mostly its first allocations.
+	j.indexPerByte = min(max(float64(p.size())/float64(max(j.written, 1)), 1), 4)
 	p.owners, p.rows, p.refs, p.join = nil, arena{}, nil, j
 	return nil
 }
@@ -112,6 +143,7 @@ func (j *hashJoin) addRow(key string, e *hashEntry) error {
 	s, b := j.rows[partitionOf(key, len(j.rows))], &j.bufs
 	b.body = encodePasswordRow(b.body[:0], e)
 	b.buf = appendFrame(appendFrame(b.buf[:0], key), bytesString(b.body))
+	j.written += int64(len(b.buf))
 	if _, err := s.w.Write(b.buf); err != nil {
 		return fmt.Errorf("write password partition: %w", err)
 	}
@@ -152,10 +184,7 @@ func (p *passwordIndex) prepare(ctx context.Context, payloads *stream, outcome [
 		g.Go(func() error {
 			var b frameBufs
 			for q := int(next.Add(1) - 1); q < len(j.rows); q = int(next.Add(1) - 1) {
-				if err := gctx.Err(); err != nil {
-					return err
-				}
-				if err := j.matchPartition(q, p, &b); err != nil {
+				if err := j.matchPart(gctx, joinPart{id: q, rows: j.rows[q]}, p, &b); err != nil {
 					return err
 				}
 			}
@@ -165,8 +194,8 @@ func (p *passwordIndex) prepare(ctx context.Context, payloads *stream, outcome [
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for q := range j.rows {
-		src, err := openMatches(filepath.Join(j.dir, fmt.Sprintf(hashMatchesFile, q)))
+	for _, part := range j.leaves {
+		src, err := openMatches(j.partPath(hashMatchesFile, part.id))
 		if err != nil {
 			return err
 		}
@@ -180,17 +209,15 @@ func (p *passwordIndex) prepare(ctx context.Context, payloads *stream, outcome [
 
 // writeProbes writes the probes of every planned user with a member to write: its user id and
 // its email, each to the partition of its key, in payload order (record numbers as deltas).
-func (j *hashJoin) writeProbes(ctx context.Context, payloads *stream, outcome []uint8) (err error) {
-	probes := make([]*stream, len(j.rows))
-	defer func() {
-		for _, s := range probes {
-			s.close()
-		}
-	}()
-	for q := range probes {
-		if probes[q], err = createStream(filepath.Join(j.dir, fmt.Sprintf(hashProbesFile, q)), "password probes", joinBuffer); err != nil {
-			return err
-		}
+func (j *hashJoin) writeProbes(ctx context.Context, payloads *stream, outcome []uint8) error {
+	ids := make([]int, len(j.rows))
+	for q := range ids {
+		ids[q] = q
+	}
+	probes, err := j.createProbes(ids)
+	defer probes.close()
+	if err != nil {
+		return err
 	}
 	pr, err := openPayloads(payloads)
 	if err != nil {
@@ -198,7 +225,6 @@ func (j *hashJoin) writeProbes(ctx context.Context, payloads *stream, outcome []
 	}
 	defer pr.close()
 	var (
-		last    = make([]int, len(probes))
 		pl      payload
 		scratch []byte
 		gid     int
@@ -223,11 +249,8 @@ func (j *hashJoin) writeProbes(ctx context.Context, payloads *stream, outcome []
 			}
 			b := &j.bufs
 			b.key = append(append(b.key[:0], k.kind), k.owner...)
-			q := partitionOf(bytesString(b.key), len(probes))
-			b.buf = appendFrame(binary.AppendUvarint(b.buf[:0], uint64(n-last[q])), bytesString(b.key))
-			last[q] = n
-			if _, err := probes[q].w.Write(b.buf); err != nil {
-				return fmt.Errorf("write password probes: %w", err)
+			if err := probes.add(b, partitionOf(bytesString(b.key), len(j.rows)), n); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -235,7 +258,41 @@ func (j *hashJoin) writeProbes(ctx context.Context, payloads *stream, outcome []
 	if err != nil {
 		return err
 	}
-	for _, s := range probes {
+	return probes.finish()
+}
+
+// probeFiles are the probe files of some partitions, each written in payload order.
+type probeFiles struct {
+	files []*stream
+	last  []int // the record number of each file's last probe, which the next one's delta is from
+}
+
+// createProbes creates the probe files of the partitions numbered ids. The files are to be
+// closed even on an error.
+func (j *hashJoin) createProbes(ids []int) (*probeFiles, error) {
+	p := &probeFiles{files: make([]*stream, len(ids)), last: make([]int, len(ids))}
+	for q, id := range ids {
+		var err error
+		if p.files[q], err = createStream(j.partPath(hashProbesFile, id), "password probes", joinBuffer); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// add writes the probe of payload record n, whose key is b.key, to file q.
+func (p *probeFiles) add(b *frameBufs, q, n int) error {
+	b.buf = appendFrame(binary.AppendUvarint(b.buf[:0], uint64(n-p.last[q])), bytesString(b.key))
+	p.last[q] = n
+	if _, err := p.files[q].w.Write(b.buf); err != nil {
+		return fmt.Errorf("write password probes: %w", err)
+	}
+	return nil
+}
+
+// finish flushes and closes every file.
+func (p *probeFiles) finish() error {
+	for _, s := range p.files {
 		if err := s.finish(); err != nil {
 			return fmt.Errorf("write password probes: %w", err)
 		}
@@ -243,46 +300,152 @@ func (j *hashJoin) writeProbes(ctx context.Context, payloads *stream, outcome []
 	return nil
 }
 
-// matchPartition loads partition q's rows into an index (rejecting the ambiguous ones through
+// close closes the files still open, after a failure.
+func (p *probeFiles) close() {
+	for _, s := range p.files {
+		s.close()
+	}
+}
+
+// joinPart is one partition of the join: a first one, or a part of a split one.
+type joinPart struct {
+	id     int // the number in its files' names
+	rows   *stream
+	splits int // how many splits made it
+}
+
+// partPath returns the path of part id's file of the given pattern (hashRowsFile...).
+func (j *hashJoin) partPath(pattern string, id int) string {
+	return filepath.Join(j.dir, fmt.Sprintf(pattern, id))
+}
+
+// matchPart matches one partition (matchPartition), or splits it first when it is too large
+// for half the index's share and matches its parts one after the other.
+func (j *hashJoin) matchPart(ctx context.Context, part joinPart, p *passwordIndex, b *frameBufs) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if part.splits < maxJoinSplits {
+		info, err := os.Stat(part.rows.path)
+		if err != nil {
+			return fmt.Errorf("read password partition: %w", err)
+		}
+		if info.Size() >= j.splitFloor && float64(info.Size())*j.indexPerByte > float64(j.limit/joinWorkers) {
+			parts, err := j.split(part, b)
+			if err != nil {
+				return err
+			}
+			for _, sub := range parts {
+				if err := j.matchPart(ctx, sub, p, b); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	j.mu.Lock()
+	j.leaves = append(j.leaves, part)
+	j.mu.Unlock()
+	return j.matchPartition(part, p, b)
+}
+
+// split copies a partition's rows and probes into joinSplitFanout new parts, by a hash of the
+// owner key seeded with the split's depth, and removes its files. Probes keep their payload
+// order in every part. Parts that got no row are dropped with their probes, which find nothing;
+// when every row went to one part (one owner has them all), that part is not split again.
+func (j *hashJoin) split(part joinPart, b *frameBufs) ([]joinPart, error) {
+	parts := make([]joinPart, joinSplitFanout)
+	ids := make([]int, joinSplitFanout)
+	for q := range parts {
+		ids[q] = int(j.nextPart.Add(1) - 1)
+		parts[q] = joinPart{id: ids[q], splits: part.splits + 1}
+	}
+	defer func() {
+		for _, sub := range parts {
+			sub.rows.close()
+		}
+	}()
+	probes, err := j.createProbes(ids)
+	defer probes.close()
+	if err != nil {
+		return nil, err
+	}
+	for q := range parts {
+		if parts[q].rows, err = createStream(j.partPath(hashRowsFile, ids[q]), "password partition", joinBuffer); err != nil {
+			return nil, err
+		}
+	}
+	seed := uint64(part.splits + 1)
+	counts, total := make([]int, joinSplitFanout), 0
+	err = j.eachRowFrame(part.rows, b, func() error {
+		q := seededPartitionOf(bytesString(b.key), joinSplitFanout, seed)
+		counts[q]++
+		total++
+		b.buf = appendFrame(appendFrame(b.buf[:0], bytesString(b.key)), bytesString(b.body))
+		if _, err := parts[q].rows.w.Write(b.buf); err != nil {
+			return fmt.Errorf("write password partition: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	probesPath := j.partPath(hashProbesFile, part.id)
+	err = j.eachProbe(probesPath, b, func(n int) error {
+		return probes.add(b, seededPartitionOf(bytesString(b.key), joinSplitFanout, seed), n)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := probes.finish(); err != nil {
+		return nil, err
+	}
+	kept := make([]joinPart, 0, len(parts))
+	for q := range parts {
+		if err := parts[q].rows.finish(); err != nil {
+			return nil, fmt.Errorf("write password partition: %w", err)
+		}
+		switch counts[q] {
+		case 0:
+			os.Remove(parts[q].rows.path)
+			os.Remove(probes.files[q].path)
+			continue
+		case total:
+			parts[q].splits = maxJoinSplits
+		}
+		kept = append(kept, parts[q])
+	}
+	os.Remove(part.rows.path)
+	os.Remove(probesPath)
+	return kept, nil
+}
+
+// matchPartition loads a partition's rows into an index (rejecting the ambiguous ones through
 // p) and writes the rows its probes find to its match file: record number (delta), owner kind,
 // row. It is safe to call for different partitions at once, with different buffers b.
-func (j *hashJoin) matchPartition(q int, p *passwordIndex, b *frameBufs) error {
+func (j *hashJoin) matchPartition(part joinPart, p *passwordIndex, b *frameBufs) error {
 	idx := newPasswordIndex(j.path, p.reject)
 	idx.onAmbiguous = j.mark
 	idx.rows.chunkSize = int(min(max(j.limit/16, minArenaChunk), maxArenaChunk))
-	err := j.readRows(q, b, func(e *hashEntry) error { return idx.insert(e) })
+	err := j.readRows(part.rows, b, func(e *hashEntry) error { return idx.insert(e) })
 	if err != nil {
 		return err
 	}
-	probesPath := filepath.Join(j.dir, fmt.Sprintf(hashProbesFile, q))
-	pf, err := os.Open(probesPath)
-	if err != nil {
-		return fmt.Errorf("read password probes: %w", err)
+	for peak := j.peak.Load(); idx.size() > peak && !j.peak.CompareAndSwap(peak, idx.size()); {
+		peak = j.peak.Load()
 	}
-	defer pf.Close()
-	matches, err := createStream(filepath.Join(j.dir, fmt.Sprintf(hashMatchesFile, q)), "password matches", joinBuffer)
+	matches, err := createStream(j.partPath(hashMatchesFile, part.id), "password matches", joinBuffer)
 	if err != nil {
 		return err
 	}
 	defer matches.close()
-	r := bufio.NewReaderSize(pf, joinBuffer)
 	var e hashEntry
-	n, last := 0, 0
-	for {
-		delta, err := binary.ReadUvarint(r)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err == nil {
-			err = readFrame(r, &b.key)
-		}
-		if err != nil {
-			return fmt.Errorf("read password probes: %s: %w", probesPath, unexpectedEOF(err))
-		}
-		n += int(delta)
+	last := 0
+	probesPath := j.partPath(hashProbesFile, part.id)
+	err = j.eachProbe(probesPath, b, func(n int) error {
 		i, ok := idx.owners.lookup(bytesString(b.key))
 		if !ok || *idx.state(i)&pwAmbiguous != 0 {
-			continue
+			return nil
 		}
 		idx.decode(i, &e)
 		b.body = encodePasswordRow(b.body[:0], &e)
@@ -292,24 +455,53 @@ func (j *hashJoin) matchPartition(q int, p *passwordIndex, b *frameBufs) error {
 		if _, err := matches.w.Write(b.buf); err != nil {
 			return fmt.Errorf("write password matches: %w", err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := matches.finish(); err != nil {
 		return fmt.Errorf("write password matches: %w", err)
 	}
-	pf.Close()
 	return os.Remove(probesPath)
 }
 
-// readRows calls fn for every row of partition q, in file order; the entry's strings alias b,
-// reused for the next row.
-func (j *hashJoin) readRows(q int, b *frameBufs, fn func(e *hashEntry) error) error {
-	s := j.rows[q]
+// eachProbe calls fn with the record number of every probe of a probes file, in order, the
+// probe's key in b.key.
+func (j *hashJoin) eachProbe(path string, b *frameBufs, fn func(n int) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read password probes: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, joinBuffer)
+	n := 0
+	for {
+		delta, err := binary.ReadUvarint(r)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err == nil {
+			err = readFrame(r, &b.key)
+		}
+		if err != nil {
+			return fmt.Errorf("read password probes: %s: %w", path, unexpectedEOF(err))
+		}
+		n += int(delta)
+		if err := fn(n); err != nil {
+			return err
+		}
+	}
+}
+
+// eachRowFrame calls fn for every row of a partition file, in file order, with its owner key in
+// b.key and its encoded row in b.body.
+func (j *hashJoin) eachRowFrame(s *stream, b *frameBufs, fn func() error) error {
 	f, r, err := s.open()
 	if err != nil {
 		return fmt.Errorf("read password partition: %w", err)
 	}
 	defer f.Close()
-	var e hashEntry
 	for {
 		err := readFrame(r, &b.key)
 		if errors.Is(err, io.EOF) {
@@ -324,12 +516,21 @@ func (j *hashJoin) readRows(q int, b *frameBufs, fn func(e *hashEntry) error) er
 		if len(b.key) == 0 || len(b.body) == 0 {
 			return fmt.Errorf("read password partition: %s: empty row", s.path)
 		}
-		decodePasswordRow(b.body, &e)
-		e.owner, e.byEmail = bytesString(b.key[1:]), b.key[0] == ownerEmail
-		if err := fn(&e); err != nil {
+		if err := fn(); err != nil {
 			return err
 		}
 	}
+}
+
+// readRows calls fn for every row of a partition file, in file order; the entry's strings alias
+// b, reused for the next row.
+func (j *hashJoin) readRows(s *stream, b *frameBufs, fn func(e *hashEntry) error) error {
+	var e hashEntry
+	return j.eachRowFrame(s, b, func() error {
+		decodePasswordRow(b.body, &e)
+		e.owner, e.byEmail = bytesString(b.key[1:]), b.key[0] == ownerEmail
+		return fn(&e)
+	})
 }
 
 // lookup returns the row found for payload record n (step 4 of hashJoin) and marks it used. The
@@ -387,8 +588,8 @@ func (j *hashJoin) advance(n int) error {
 // hashJoin), and removes the join's files. A row found ambiguous before the join started says so
 // in its state; the others were marked when they were rejected.
 func (j *hashJoin) unused(p *passwordIndex) error {
-	for q, s := range j.rows {
-		err := j.readRows(q, &j.bufs, func(e *hashEntry) error {
+	for _, part := range j.leaves {
+		err := j.readRows(part.rows, &j.bufs, func(e *hashEntry) error {
 			if j.marked(e.line) || e.state&pwAmbiguous != 0 {
 				return nil
 			}
@@ -397,8 +598,8 @@ func (j *hashJoin) unused(p *passwordIndex) error {
 		if err != nil {
 			return err
 		}
-		os.Remove(s.path)
-		os.Remove(filepath.Join(j.dir, fmt.Sprintf(hashMatchesFile, q)))
+		os.Remove(part.rows.path)
+		os.Remove(j.partPath(hashMatchesFile, part.id))
 	}
 	return nil
 }

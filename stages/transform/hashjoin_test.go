@@ -14,9 +14,10 @@ import (
 )
 
 // withPasswordSpill makes the hash file's index go to parts partition files (0: the estimate)
-// past limit bytes.
-func withPasswordSpill(limit int64, parts int) Option {
-	return func(o *options) { o.pwBytes, o.pwParts = limit, parts }
+// past limit bytes, and lets partition files of splitFloor bytes and more be split (0: the
+// default floor).
+func withPasswordSpill(limit int64, parts int, splitFloor int64) Option {
+	return func(o *options) { o.pwBytes, o.pwParts, o.pwSplitFloor = limit, parts, splitFloor }
 }
 
 // TestPasswordJoinMatchesInMemory runs a hash file with every kind of row (user_id and email
@@ -89,22 +90,32 @@ func TestPasswordJoinMatchesInMemory(t *testing.T) {
 	}
 	want := dumps(t, inMemory)
 	for _, tc := range []struct {
-		name  string
-		limit int64
-		parts int
+		name       string
+		limit      int64
+		parts      int
+		splitFloor int64
+		// leaves is how many partitions are to be matched: exactly, or at least when split.
+		leaves int
+		split  bool
 	}{
-		{"estimate", 128 << 10, 0},
-		{"one partition", 16 << 10, 1},
-		{"from the first row", 1, 7},
+		{"estimate", 128 << 10, 0, 0, 0, false},
+		{"one partition, split once", 16 << 10, 1, 0, 2, true},
+		{"from the first row", 1, 7, 0, 7, false},
+		{"from the first row, split twice", 1, 7, 1 << 10, 7 * joinSplitFanout * 2, true},
+		{"split to the bound", 256 << 10, 2, 1, 2 * joinSplitFanout, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := writeUsers(t, users)
-			got := runPlan(t, cfg, env, withPasswordSpill(tc.limit, tc.parts))
-			parts, _ := got.res.Details["password_partitions"].(int)
-			if parts == 0 || tc.parts != 0 && parts != tc.parts {
-				t.Fatalf("password partitions %v, want %d", got.res.Details, tc.parts)
+			got := runPlan(t, cfg, env, withPasswordSpill(tc.limit, tc.parts, tc.splitFloor))
+			leaves, _ := got.res.Details["password_partitions"].(int)
+			peak, _ := got.res.Details["password_partition_peak_bytes"].(int64)
+			if leaves == 0 || tc.leaves != 0 && (!tc.split && leaves != tc.leaves || tc.split && leaves < tc.leaves) {
+				t.Fatalf("password partitions %v, want %d (split %v)", got.res.Details, tc.leaves, tc.split)
 			}
-			t.Logf("%d partitions", parts)
+			if tc.splitFloor == 1 && peak > tc.limit/joinWorkers {
+				t.Errorf("a partition's index took %d bytes, over half the %d-byte share", peak, tc.limit)
+			}
+			t.Logf("%d partitions, largest index %d bytes", leaves, peak)
 			if _, err := os.Stat(env.Dir.Path(spillDir)); !errors.Is(err, os.ErrNotExist) {
 				t.Fatalf("spill folder left behind: %v", err)
 			}
@@ -117,13 +128,14 @@ func TestPasswordJoinMatchesInMemory(t *testing.T) {
 	}
 }
 
-// TestJoinFilesCut checks that a partition or match file cut short (the disk filled up, or
+// TestJoinFilesCut checks that a partition, probes or match file cut short (the disk filled up, or
 // something else wrote there) is an error naming the file, never a row silently lost.
 func TestJoinFilesCut(t *testing.T) {
 	e := hashEntry{line: 7, pw: schemas.MemberPassword{HashType: "bcrypt", Hash: "$2b$10$x"}}
 	body := encodePasswordRow(nil, &e)
 	row := appendFrame(appendFrame(nil, "uuser-1"), bytesString(body))
 	match := appendFrame(append(binary.AppendUvarint(nil, 3), ownerUserID), bytesString(body))
+	probe := appendFrame(binary.AppendUvarint(nil, 5), "uuser-1")
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name string
@@ -131,9 +143,9 @@ func TestJoinFilesCut(t *testing.T) {
 		read func(path string) error
 	}{
 		{"partition", row, func(path string) error {
-			j := &hashJoin{rows: []*stream{{path: path, size: joinBuffer}}}
+			j := &hashJoin{}
 			n := 0
-			err := j.readRows(0, &j.bufs, func(got *hashEntry) error {
+			err := j.readRows(&stream{path: path, size: joinBuffer}, &j.bufs, func(got *hashEntry) error {
 				if got.line != 7 || got.owner != "user-1" || got.byEmail || got.pw.Hash != e.pw.Hash {
 					t.Errorf("row read back as %+v", got)
 				}
@@ -142,6 +154,21 @@ func TestJoinFilesCut(t *testing.T) {
 			})
 			if err == nil && n != 1 {
 				t.Errorf("%d rows read back, want 1", n)
+			}
+			return err
+		}},
+		{"probes", probe, func(path string) error {
+			j := &hashJoin{}
+			n := 0
+			err := j.eachProbe(path, &j.bufs, func(got int) error {
+				if got != 5 || string(j.bufs.key) != "uuser-1" {
+					t.Errorf("probe read back as %d %q", got, j.bufs.key)
+				}
+				n++
+				return nil
+			})
+			if err == nil && n != 1 {
+				t.Errorf("%d probes read back, want 1", n)
 			}
 			return err
 		}},

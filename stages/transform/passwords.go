@@ -281,8 +281,10 @@ type hashOptions struct {
 	// limit is the memory the index may take before its rows go to partition files (0: no
 	// limit).
 	limit int64
-	// parts, when set, is the number of partitions instead of the estimate (tests).
-	parts int
+	// parts, when set, is the number of partitions instead of the estimate, and splitFloor
+	// the file size below which a partition is never split instead of minJoinSplitBytes (tests).
+	parts      int
+	splitFloor int64
 	// dir is the stage's scratch folder.
 	dir string
 }

@@ -137,11 +137,18 @@ func (s *store) flush() error {
 // (FNV-1a, then a finalizer so that every bit counts) mapped onto [0, n). It depends on the key
 // alone, so reruns of the same input spill the same files.
 func partitionOf(key string, n int) int {
+	return seededPartitionOf(key, n, 0)
+}
+
+// seededPartitionOf is partitionOf under a seed: keys that share a partition under one seed are
+// spread over all n under another (the seed is mixed in before the finalizer).
+func seededPartitionOf(key string, n int, seed uint64) int {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(key); i++ {
 		h ^= uint64(key[i])
 		h *= 1099511628211
 	}
+	h ^= seed * 0x9e3779b97f4a7c15
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33

@@ -81,9 +81,11 @@ type options struct {
 	fanout     int // files an oversized spill partition is split into at once (tests make it 2)
 	partitions int // the number of spill partitions instead of the estimate (tests)
 	// pwBytes is the memory the hash file's index may take before going to partition files;
-	// pwParts, when set, the number of those partitions instead of the estimate (tests).
-	pwBytes int64
-	pwParts int
+	// pwParts, when set, the number of those partitions instead of the estimate, and
+	// pwSplitFloor the file size below which a partition is never split (tests).
+	pwBytes      int64
+	pwParts      int
+	pwSplitFloor int64
 }
 
 // Option tunes a Stage.
@@ -213,7 +215,7 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	t.dups = newDuplicateSet(t.opts.spillBytes/runShare, t.store.dir, t.store.meta, t.opts.alloc)
 	if f := t.cfg.Passwords.HashesFile; f != "" {
 		t0 := time.Now()
-		o := hashOptions{limit: t.opts.pwBytes, parts: t.opts.pwParts, dir: t.store.dir}
+		o := hashOptions{limit: t.opts.pwBytes, parts: t.opts.pwParts, splitFloor: t.opts.pwSplitFloor, dir: t.store.dir}
 		if t.pws, err = readHashFile(f, o, func(r schemas.Reject) error { return t.rejects.add(r) }); err != nil {
 			return nil, err
 		}
@@ -284,7 +286,8 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 		res.Details["duplicate_runs"] = n
 	}
 	if t.pws != nil && t.pws.join != nil {
-		res.Details["password_partitions"] = len(t.pws.join.rows)
+		res.Details["password_partitions"] = len(t.pws.join.leaves)
+		res.Details["password_partition_peak_bytes"] = t.pws.join.peak.Load()
 	}
 	res.Partial = t.rejects.total > 0
 	if env.Logger != nil {
