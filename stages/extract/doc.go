@@ -38,13 +38,13 @@
 // order is source order and the first bad record reported is the first in the file. The duplicate
 // id check runs on the merger, so what it costs there is kept small: workers pack each user id
 // into its 16 UUID bytes, the merger reads a chunk's table slots together before checking them
-// in order (their cache misses overlap), and the table is sized once from the file's size and its
-// first megabyte instead of being rehashed as it grows (idset.go). In-flight
-// chunks are bounded (3 per worker). The array and CSV scanners check only what they need to find
-// record boundaries: a record with broken JSON inside balanced brackets, or a CSV row with a broken
-// JSON cell, is a bad record like any other; a file whose structure is broken (an array never
-// closed, an unterminated quoted CSV field, text after the array) stops the stage in every mode,
-// because no later boundary can be trusted.
+// in order (their cache misses overlap), and the table grows straight to the size the file's
+// size and the records seen so far call for instead of being rehashed at every doubling
+// (idset.go). In-flight chunks are bounded (3 per worker). The array and CSV scanners check only
+// what they need to find record boundaries: a record with broken JSON inside balanced brackets,
+// or a CSV row with a broken JSON cell, is a bad record like any other; a file whose structure is
+// broken (an array never closed, an unterminated quoted CSV field, text after the array) stops
+// the stage in every mode, because no later boundary can be trusted.
 //
 // # Source positions
 //

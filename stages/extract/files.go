@@ -206,12 +206,13 @@ func (s *fileSource) run(ctx context.Context, chk *checker) (fileStats, error) {
 	return st, err
 }
 
-// idGuess tells a checker's id set how many users a file holds, from the file's size and its
-// first megabyte or so of records (see idSet.expect).
+// idGuess tells a checker's id set how many users a file holds, from the file's size and the
+// records seen so far, once there is a megabyte of them (see idSet.expect). The guess is
+// renewed with every chunk, so a start unlike the rest of the file misleads only the table's
+// early, small sizes.
 type idGuess struct {
 	size           int64
 	bytes, records int64
-	done           bool
 }
 
 const (
@@ -224,7 +225,7 @@ const (
 
 // see counts chunk c, and guesses once enough of the file has been seen.
 func (g *idGuess) see(c *chunk, ids *idSet) {
-	if g.done || g.size <= 0 {
+	if g.size <= 0 {
 		return
 	}
 	g.bytes += int64(len(c.data))
@@ -232,7 +233,6 @@ func (g *idGuess) see(c *chunk, ids *idSet) {
 	if g.bytes < guessAfterBytes {
 		return
 	}
-	g.done = true
 	n := min(g.size*g.records/g.bytes, g.size/guessMinRecordBytes)
 	ids.expect(int(n + n/20))
 }

@@ -108,6 +108,17 @@ func TestIDGuess(t *testing.T) {
 			t.Errorf("%+v: expect %d/%d, want %d", tc, s.test.expect, s.live.expect, tc.want)
 		}
 	}
+	// The guess follows the file: a start of small records, then larger ones.
+	s := newIDSet()
+	g := idGuess{size: 1 << 30}
+	g.see(&chunk{data: make([]byte, 1<<20), items: make([]item, 4_000)}, s)
+	if want := 1024 * 4_000 * 21 / 20; s.test.expect != want {
+		t.Errorf("after a first chunk: expect %d, want %d", s.test.expect, want)
+	}
+	g.see(&chunk{data: make([]byte, 1<<20), items: make([]item, 500)}, s)
+	if want := 512 * 4_500 * 21 / 20; s.test.expect != want {
+		t.Errorf("after a second, different chunk: expect %d, want %d", s.test.expect, want)
+	}
 }
 
 // BenchmarkIDSet adds 1M distinct canonical user ids to a new set per iteration: one at a time
