@@ -185,16 +185,24 @@ func TestBenchChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	cpu, err := processCPU()
+	if err != nil {
 		t.Fatal(err)
 	}
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	gc := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
 	metrics.Read(gc)
 	out, _ := json.Marshal(childResult{Seconds: time.Since(start).Seconds(), CPU: cpu, GCCPU: gc[0].Value.Float64(), PeakKB: vmHWM(t),
 		Counts: res.Counts, Details: res.Details})
 	fmt.Printf("CHILD-RESULT %s\n", out)
+}
+
+// processCPU returns the CPU time (user and system) the process has used so far, in seconds.
+func processCPU() (float64, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, err
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds(), nil
 }
 
 // hwmHandler adds the peak RSS so far and the Go heap's figures to every log record, to see
@@ -215,9 +223,8 @@ func (h hwmHandler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	r.AddAttrs(slog.Float64("cpu_s", time.Duration(ru.Utime.Nano()+ru.Stime.Nano()).Seconds()))
+	cpu, _ := processCPU()
+	r.AddAttrs(slog.Float64("cpu_s", cpu))
 	r.AddAttrs(slog.Int64("vmhwm_mib", vmHWM(h.t)/1024), slog.Uint64("heap_alloc_mib", ms.HeapAlloc>>20),
 		slog.Uint64("heap_sys_mib", ms.HeapSys>>20), slog.Uint64("num_gc", uint64(ms.NumGC)))
 	return h.Handler.Handle(ctx, r)
@@ -269,9 +276,8 @@ func BenchmarkTransform1MFormatFloor(b *testing.B) {
 		b.Fatal(err)
 	}
 	cpu := func() float64 {
-		var ru syscall.Rusage
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+		s, _ := processCPU()
+		return s
 	}
 	b.Run("read-users", func(b *testing.B) {
 		c0 := cpu()
