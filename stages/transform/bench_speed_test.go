@@ -102,3 +102,36 @@ func BenchmarkTallyAdd(b *testing.B) {
 		b.Fatal("lost adds")
 	}
 }
+
+// BenchmarkStringDict measures the dictionary as the stage uses it: insert adds 1M distinct
+// password owners (Stytch user ids, all the same length) from empty, as readHashFile does;
+// intern looks up organization keys already added, as the scan does for every membership.
+func BenchmarkStringDict(b *testing.B) {
+	r := rand.New(rand.NewPCG(13, 14))
+	owners := make([]string, 1_000_000)
+	for i := range owners {
+		owners[i] = fmt.Sprintf("uuser-test-%08x-%04x-4%03x-%04x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xffff, r.Uint64()&0xffffffffffff)
+	}
+	b.Run("insert", func(b *testing.B) {
+		for b.Loop() {
+			d := newStringDict()
+			for _, k := range owners {
+				d.insert(k)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(owners)), "ns/key")
+	})
+	orgs := make([]string, 50_000)
+	d := newStringDict()
+	for i := range orgs {
+		orgs[i] = fmt.Sprintf("org-%d", i)
+		d.intern(orgs[i])
+	}
+	b.Run("intern", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			d.intern(orgs[i%len(orgs)])
+			i += 7919
+		}
+	})
+}

@@ -17,6 +17,8 @@ type csvTable struct {
 	r    *csv.Reader
 	cols map[string]int
 	rec  []string
+	// size is the file's size in bytes when it was opened.
+	size int64
 }
 
 // openCSV opens path and reads its header. Every name in required must be a column; at least one
@@ -36,7 +38,12 @@ func openCSV(path string, required []string, anyOf ...[]string) (*csvTable, erro
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	t := &csvTable{path: path, f: f, r: r, cols: map[string]int{}}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	t := &csvTable{path: path, f: f, r: r, cols: map[string]int{}, size: info.Size()}
 	for i, h := range header {
 		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		if _, dup := t.cols[name]; dup && name != "" {
@@ -82,9 +89,20 @@ func (t *csvTable) next() (bool, error) {
 func (t *csvTable) has(name string) bool { _, ok := t.cols[name]; return ok }
 
 // get returns the trimmed value of column name in the current record, "" without that column.
-func (t *csvTable) get(name string) string {
-	i, ok := t.cols[name]
-	if !ok {
+func (t *csvTable) get(name string) string { return t.at(t.col(name)) }
+
+// col returns the index of column name, or -1 when the header has no such column; at reads it.
+// A reader of many rows finds its columns once with col rather than by name in every row.
+func (t *csvTable) col(name string) int {
+	if i, ok := t.cols[name]; ok {
+		return i
+	}
+	return -1
+}
+
+// at returns the trimmed value of column i (from col) in the current record, "" when i is -1.
+func (t *csvTable) at(i int) string {
+	if i < 0 {
 		return ""
 	}
 	return strings.TrimSpace(t.rec[i])
@@ -105,11 +123,10 @@ func (t *csvTable) errorf(name, format string, args ...any) error {
 
 // progress returns the part of the file read so far, between 0 and 1.
 func (t *csvTable) progress() float64 {
-	info, err := t.f.Stat()
-	if err != nil || info.Size() == 0 {
+	if t.size <= 0 {
 		return 1
 	}
-	return min(float64(t.r.InputOffset())/float64(info.Size()), 1)
+	return min(float64(t.r.InputOffset())/float64(t.size), 1)
 }
 
 func (t *csvTable) close() { t.f.Close() }

@@ -303,8 +303,9 @@ func readHashFile(path string, o hashOptions, reject func(schemas.Reject) error)
 	if o.limit > 0 {
 		p.rows.chunkSize = int(min(max(o.limit/16, minArenaChunk), maxArenaChunk))
 	}
+	cols := findHashColumns(t)
 	lastLine := 0
-	for {
+	for rows := 1; ; rows++ {
 		ok, err := t.next()
 		if err != nil {
 			p.close()
@@ -313,11 +314,14 @@ func readHashFile(path string, o hashOptions, reject func(schemas.Reject) error)
 		if !ok {
 			break
 		}
-		if err := p.readRow(t); err != nil {
+		if err := p.readRow(t, &cols); err != nil {
 			p.close()
 			return nil, err
 		}
 		lastLine = t.line()
+		if rows == presizeAfterRows && p.join == nil {
+			p.presize(t.progress(), o.limit)
+		}
 		if p.join == nil && o.limit > 0 && p.size() > o.limit {
 			if err := p.startJoin(o, t); err != nil {
 				p.close()
@@ -334,17 +338,62 @@ func readHashFile(path string, o hashOptions, reject func(schemas.Reject) error)
 	return p, nil
 }
 
-// readRow indexes the current row of t, or rejects it.
-func (p *passwordIndex) readRow(t *csvTable) error {
+// presizeAfterRows is the number of hash file rows read before the index is sized for the
+// whole file.
+const presizeAfterRows = 4096
+
+// presize makes room in the owner dictionary and the row refs for the rows of the whole file,
+// estimated from the part read so far (progress), so that reading the rest copies neither again.
+// It does nothing when the file is nearly read, or when the index estimated for the whole file
+// would not fit in limit (then its rows go to partition files, see hashJoin, before long).
+func (p *passwordIndex) presize(progress float64, limit int64) {
+	if progress <= 0 || progress > 0.5 {
+		return
+	}
+	n := p.owners.len()
+	keys := int(float64(n) * (1/progress - 1)) // the rows still to read
+	total := n + keys
+	slots := len(p.owners.table)
+	for 2*total > slots {
+		slots *= 2
+	}
+	// Per row: its encoding, its owner's key, the key's offset and its ref; then the table, and
+	// a last arena chunk.
+	perRow := float64(p.rows.bytes+int64(len(p.owners.data)))/float64(max(n, 1)) + 4 + 8
+	if limit > 0 && perRow*float64(total)+8*float64(slots)+float64(p.rows.chunkSize) > float64(limit) {
+		return
+	}
+	p.owners.reserve(keys, int(float64(len(p.owners.data))*float64(keys)/float64(max(n, 1))))
+	p.refs = slices.Grow(p.refs, keys)
+}
+
+// hashColumns are the hash file's columns, found once (-1: not in the header).
+type hashColumns struct {
+	userID, email, hashType, hash int
+	// params holds the column of each of hashParams, in the same order.
+	params []int
+}
+
+// findHashColumns finds the columns of the hash file t.
+func findHashColumns(t *csvTable) hashColumns {
+	c := hashColumns{userID: t.col("user_id"), email: t.col("email"), hashType: t.col("hash_type"), hash: t.col("hash")}
+	for _, name := range hashParams {
+		c.params = append(c.params, t.col(name))
+	}
+	return c
+}
+
+// readRow indexes the current row of t, whose columns are cols, or rejects it.
+func (p *passwordIndex) readRow(t *csvTable, cols *hashColumns) error {
 	line := t.line()
 	reject := func(reason, field, raw, format string, args ...any) error {
-		return p.reject(schemas.Reject{SourceUserID: t.get("user_id"), Scope: scopePassword, Reason: reason,
+		return p.reject(schemas.Reject{SourceUserID: t.at(cols.userID), Scope: scopePassword, Reason: reason,
 			Field: field, RawValue: raw, Detail: fmt.Sprintf("%s line %d: %s", p.path, line, fmt.Sprintf(format, args...))})
 	}
 	e := hashEntry{line: line}
-	if id := t.get("user_id"); id != "" {
+	if id := t.at(cols.userID); id != "" {
 		e.owner = id
-	} else if raw := t.get("email"); raw != "" {
+	} else if raw := t.at(cols.email); raw != "" {
 		email, valid, why := normalizeEmail(raw)
 		if !valid {
 			return reject(ReasonMalformedHash, "email", raw, "invalid email: %s", why)
@@ -353,7 +402,7 @@ func (p *passwordIndex) readRow(t *csvTable) error {
 	} else {
 		return reject(ReasonMalformedHash, "user_id", "", "neither user_id nor email is set")
 	}
-	if field, raw, why := parseHashRow(t, &e.pw); why != "" {
+	if field, raw, why := parseHashRow(t, cols, &e.pw); why != "" {
 		reason := ReasonMalformedHash
 		if field == "hash_type" {
 			reason = ReasonUnknownHashType
@@ -368,13 +417,13 @@ func (p *passwordIndex) readRow(t *csvTable) error {
 
 // parseHashRow reads the hash type, hash and parameters of the current row into pw. On a
 // problem it returns the field, a raw value safe to record (never a hash or salt) and why.
-func parseHashRow(t *csvTable, pw *schemas.MemberPassword) (field, raw, why string) {
-	pw.HashType = t.get("hash_type")
+func parseHashRow(t *csvTable, cols *hashColumns, pw *schemas.MemberPassword) (field, raw, why string) {
+	pw.HashType = t.at(cols.hashType)
 	rule, ok := hashRules[pw.HashType]
 	if !ok {
 		return "hash_type", pw.HashType, fmt.Sprintf("unknown hash_type %q", pw.HashType)
 	}
-	pw.Hash = t.get("hash")
+	pw.Hash = t.at(cols.hash)
 	if pw.Hash == "" {
 		return "hash", "", "empty hash"
 	}
@@ -385,8 +434,8 @@ func parseHashRow(t *csvTable, pw *schemas.MemberPassword) (field, raw, why stri
 	if rule.base64 && !phc && !isBase64(pw.Hash) {
 		return "hash", "", fmt.Sprintf("a %s hash must be base64", pw.HashType)
 	}
-	for _, name := range hashParams {
-		v := t.get(name)
+	for k, name := range hashParams {
+		v := t.at(cols.params[k])
 		if v == "" {
 			if slices.Contains(rule.required, name) && !phc {
 				return name, "", fmt.Sprintf("%s needs %s", pw.HashType, name)

@@ -78,3 +78,37 @@ func TestPasswordIndex(t *testing.T) {
 		t.Fatalf("unused = %+v", unused)
 	}
 }
+
+// TestPasswordIndexPresize checks that the index makes room for the rows the read part of the
+// file announces, and only when they fit in the limit and enough of the file is left.
+func TestPasswordIndexPresize(t *testing.T) {
+	const n = 1000
+	var b strings.Builder
+	b.WriteString("user_id,hash_type,hash\n")
+	for i := range n {
+		fmt.Fprintf(&b, "user-%06d,bcrypt,$2a$10$%d\n", i, i)
+	}
+	read := func() *passwordIndex {
+		p, err := readHashFile(writeFile(t, "hashes.csv", b.String()), hashOptions{}, func(schemas.Reject) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := read()
+	refs, data, slots := cap(p.refs), cap(p.owners.data), len(p.owners.table)
+	p.presize(0.6, 0) // most of the file read: nothing to do
+	p.presize(0.1, 64<<10)
+	if cap(p.refs) != refs || cap(p.owners.data) != data || len(p.owners.table) != slots {
+		t.Fatal("presized although most of the file was read, or past the limit")
+	}
+	p.presize(0.1, 0)
+	if cap(p.refs) < 10*n || cap(p.owners.data) < 10*len(p.owners.data) || len(p.owners.table) < 20*n {
+		t.Fatalf("presized for 10x %d rows: refs %d, key bytes %d of %d, %d slots", n, cap(p.refs), cap(p.owners.data), len(p.owners.data), len(p.owners.table))
+	}
+	p = read()
+	p.presize(0.1, 64<<20)
+	if cap(p.refs) < 10*n {
+		t.Fatalf("not presized within a limit the rows fit in: refs %d", cap(p.refs))
+	}
+}

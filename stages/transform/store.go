@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -90,14 +91,18 @@ type entry struct {
 // an open-addressing table of indexes), so the garbage collector never scans it, however many
 // keys there are.
 type stringDict struct {
-	data  []byte   // the keys' bytes, one after the other
-	offs  []uint32 // key i is data[offs[i]:offs[i+1]]
-	table []uint32 // open addressing, linear probing: 0 is empty, else a key's index + 1
+	data []byte   // the keys' bytes, one after the other
+	offs []uint32 // key i is data[offs[i]:offs[i+1]]
+	// table is open addressing with linear probing: 0 is an empty slot, else a key's hash (its
+	// low 32 bits, which also choose its first slot) above its index + 1. A probe compares the
+	// hashes first, so keys of the same length (all Stytch user ids) are rarely compared byte by
+	// byte, and growing the table needs no key hashed again.
+	table []uint64
 	seed  maphash.Seed
 }
 
 func newStringDict() *stringDict {
-	return &stringDict{offs: []uint32{0}, table: make([]uint32, 1024), seed: maphash.MakeSeed()}
+	return &stringDict{offs: []uint32{0}, table: make([]uint64, 1024), seed: maphash.MakeSeed()}
 }
 
 // len is the number of keys.
@@ -105,25 +110,37 @@ func (d *stringDict) len() int { return len(d.offs) - 1 }
 
 // size is the memory the dictionary takes, in bytes.
 func (d *stringDict) size() int64 {
-	return int64(cap(d.data)) + 4*int64(cap(d.offs)+len(d.table))
+	return int64(cap(d.data)) + 4*int64(cap(d.offs)) + 8*int64(len(d.table))
 }
 
 // key returns key i. The string stays valid for the dictionary's lifetime: appending never
 // changes bytes already written, it only moves later keys to a larger array.
 func (d *stringDict) key(i uint32) string { return bytesString(d.data[d.offs[i]:d.offs[i+1]]) }
 
-// lookup returns the index of key, if the dictionary has it.
-func (d *stringDict) lookup(key string) (uint32, bool) {
+// hash is the hash of key that the table stores (see stringDict.table).
+func (d *stringDict) hash(key string) uint64 {
+	return uint64(uint32(maphash.String(d.seed, key))) << 32
+}
+
+// find returns the slot of key, whose hash is h, in the table, or the empty slot where it would
+// go.
+func (d *stringDict) find(key string, h uint64) (slot uint64, found bool) {
 	mask := uint64(len(d.table) - 1)
-	for slot := maphash.String(d.seed, key) & mask; ; slot = (slot + 1) & mask {
+	for slot = (h >> 32) & mask; ; slot = (slot + 1) & mask {
 		v := d.table[slot]
 		if v == 0 {
-			return 0, false
+			return slot, false
 		}
-		if d.key(v-1) == key {
-			return v - 1, true
+		if v&^math.MaxUint32 == h && d.key(uint32(v)-1) == key {
+			return slot, true
 		}
 	}
+}
+
+// lookup returns the index of key, if the dictionary has it.
+func (d *stringDict) lookup(key string) (uint32, bool) {
+	slot, ok := d.find(key, d.hash(key))
+	return uint32(d.table[slot]) - 1, ok
 }
 
 // intern returns the index of key, adding a copy of it when new.
@@ -134,12 +151,10 @@ func (d *stringDict) intern(key string) uint32 {
 
 // insert returns the index of key and whether it was new (then a copy of it was added).
 func (d *stringDict) insert(key string) (uint32, bool) {
-	mask := uint64(len(d.table) - 1)
-	slot := maphash.String(d.seed, key) & mask
-	for ; d.table[slot] != 0; slot = (slot + 1) & mask {
-		if v := d.table[slot]; d.key(v-1) == key {
-			return v - 1, false
-		}
+	h := d.hash(key)
+	slot, ok := d.find(key, h)
+	if ok {
+		return uint32(d.table[slot]) - 1, false
 	}
 	if len(d.data)+len(key) > math.MaxUint32 {
 		panic("transform: dictionary keys exceed 4 GiB")
@@ -147,25 +162,42 @@ func (d *stringDict) insert(key string) (uint32, bool) {
 	i := uint32(d.len())
 	d.data = append(d.data, key...)
 	d.offs = append(d.offs, uint32(len(d.data)))
+	d.table[slot] = h | uint64(i+1)
 	if 2*d.len() > len(d.table) {
-		d.table = make([]uint32, 2*len(d.table))
-		for k := range uint32(d.len()) {
-			d.place(k)
-		}
-	} else {
-		d.table[slot] = i + 1
+		d.grow(2 * len(d.table))
 	}
 	return i, true
 }
 
-// place puts key i in the first free slot of its probe sequence.
-func (d *stringDict) place(i uint32) {
-	mask := uint64(len(d.table) - 1)
-	slot := maphash.String(d.seed, d.key(i)) & mask
-	for d.table[slot] != 0 {
-		slot = (slot + 1) & mask
+// reserve makes room for keys more keys of bytes bytes in all, so that adding them copies
+// nothing.
+func (d *stringDict) reserve(keys, bytes int) {
+	d.data = slices.Grow(d.data, bytes)
+	d.offs = slices.Grow(d.offs, keys)
+	slots := len(d.table)
+	for 2*(d.len()+keys) > slots {
+		slots *= 2
 	}
-	d.table[slot] = i + 1
+	if slots > len(d.table) {
+		d.grow(slots)
+	}
+}
+
+// grow moves the keys to a table of slots slots (a power of two).
+func (d *stringDict) grow(slots int) {
+	old := d.table
+	d.table = make([]uint64, slots)
+	mask := uint64(slots - 1)
+	for _, v := range old {
+		if v == 0 {
+			continue
+		}
+		slot := (v >> 32) & mask
+		for d.table[slot] != 0 {
+			slot = (slot + 1) & mask
+		}
+		d.table[slot] = v
+	}
 }
 
 // localBatch is what one worker planned from one record batch: the users' key records (buf) and

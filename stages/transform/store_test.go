@@ -3,6 +3,7 @@ package transform
 import (
 	"fmt"
 	"testing"
+	"unsafe"
 )
 
 // TestOrgDictInterns checks the organization dictionary through several table growths: every
@@ -48,5 +49,34 @@ func TestOrgDictInterns(t *testing.T) {
 		if k != d.key(uint32(i)) {
 			t.Errorf("key %d returned before growth now reads %q, want %q", i, k, d.key(uint32(i)))
 		}
+	}
+}
+
+// TestStringDictReserve checks that keys added within a reservation move nothing: the keys'
+// bytes stay in the same array and the table keeps its size, and every key is still found.
+func TestStringDictReserve(t *testing.T) {
+	d := newStringDict()
+	d.intern("first")
+	const n = 3000
+	d.reserve(n, n*len("key-0000"))
+	data, slots := unsafe.SliceData(d.data), len(d.table)
+	if slots < 2*(n+1) {
+		t.Fatalf("table of %d slots for %d keys", slots, n+1)
+	}
+	for i := range n {
+		if got := d.intern(fmt.Sprintf("key-%04d", i)); got != uint32(i+1) {
+			t.Fatalf("key %d interned as %d", i, got)
+		}
+	}
+	if unsafe.SliceData(d.data) != data || len(d.table) != slots {
+		t.Fatalf("adding reserved keys moved the keys or grew the table (%d to %d slots)", slots, len(d.table))
+	}
+	for i := range n {
+		if got, ok := d.lookup(fmt.Sprintf("key-%04d", i)); !ok || got != uint32(i+1) {
+			t.Fatalf("lookup of key %d = %d, %v", i, got, ok)
+		}
+	}
+	if _, ok := d.lookup("key-9999"); ok {
+		t.Fatal("found a key never added")
 	}
 }
