@@ -56,4 +56,44 @@ func TestPackRefusesOtherForms(t *testing.T) {
 			t.Errorf("AppendPacked(%q) = %q, %v; want refused and dst unchanged", id, p, ok)
 		}
 	}
+	// Every digit position, with the bytes just outside each hex range and others.
+	const good = "0d9e9a5c-1234-4abc-9def-0123456789ab"
+	for i := range len(good) {
+		if good[i] == '-' {
+			continue
+		}
+		for _, c := range []byte("/:`gGA \x00\xff") {
+			id := TestPrefix + good[:i] + string(c) + good[i+1:]
+			if _, ok := AppendPacked(nil, id); ok {
+				t.Errorf("AppendPacked(%q) accepted byte %q at %d", id, c, i)
+			}
+		}
+	}
+	if _, ok := AppendPacked(nil, TestPrefix+good); !ok {
+		t.Errorf("AppendPacked refused %q", TestPrefix+good)
+	}
+}
+
+// BenchmarkPack measures packing and unpacking random canonical user ids, whose hex digits are
+// as unpredictable as real ones.
+func BenchmarkPack(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	ids := make([]string, 4096)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("user-test-%08x-%04x-4%03x-%04x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xffff, r.Uint64()&0xffffffffffff)
+	}
+	var buf []byte
+	b.Run("pack", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			buf, _ = AppendPacked(buf[:0], ids[i%len(ids)])
+			i++
+		}
+	})
+	packed, _ := AppendPacked(nil, ids[0])
+	b.Run("unpack", func(b *testing.B) {
+		for b.Loop() {
+			buf = AppendUnpacked(buf[:0], packed)
+		}
+	})
 }
