@@ -135,3 +135,20 @@ func BenchmarkStringDict(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkValidExternalID measures the external-id check on random Stytch user ids, the
+// default external id of every user.
+func BenchmarkValidExternalID(b *testing.B) {
+	r := rand.New(rand.NewPCG(15, 16))
+	ids := make([]string, 4096)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("user-test-%08x-%04x-4%03x-%04x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xffff, r.Uint64()&0xffffffffffff)
+	}
+	i := 0
+	for b.Loop() {
+		if !validExternalID(ids[i%len(ids)]) {
+			b.Fatal("refused a user id")
+		}
+		i++
+	}
+}

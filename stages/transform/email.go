@@ -225,35 +225,45 @@ func validE164(s string) bool {
 
 // validExternalID reports whether s is a valid member external id: 1-128 characters of
 // [A-Za-z0-9._-].
-func validExternalID(s string) bool {
-	if len(s) == 0 || len(s) > maxExternalID {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isIDChar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
+func validExternalID(s string) bool { return idCharsOnly(s, externalIDChar) }
 
 // validOrgKey reports whether s can be an organization_external_id: 1-128 characters of
 // [A-Za-z0-9._|-].
-func validOrgKey(s string) bool {
+func validOrgKey(s string) bool { return idCharsOnly(s, orgKeyChar) }
+
+// idCharsOnly reports whether s has 1-128 bytes, each of the class bit in idChars. It reads every
+// byte without a branch on it: in random ids (hex digits) whether the next byte is a letter or
+// a digit is a coin toss, and mispredicted branches were most of the cost.
+func idCharsOnly(s string, bit uint8) bool {
 	if len(s) == 0 || len(s) > maxExternalID {
 		return false
 	}
+	acc := bit
 	for i := 0; i < len(s); i++ {
-		if !isIDChar(s[i]) && s[i] != '|' {
-			return false
+		acc &= idChars[s[i]]
+	}
+	return acc != 0
+}
+
+// Classes of idChars.
+const (
+	externalIDChar = 1 << iota
+	orgKeyChar
+)
+
+// idChars holds the classes of every byte: [A-Za-z0-9._-] are both, '|' is orgKeyChar only. It
+// is never changed.
+var idChars = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-':
+			t[c] = externalIDChar | orgKeyChar
+		case c == '|':
+			t[c] = orgKeyChar
 		}
 	}
-	return true
-}
+	return t
+}()
 
 // maxExternalID is the longest member or organization external id.
 const maxExternalID = 128
-
-func isIDChar(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
-}

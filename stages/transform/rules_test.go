@@ -220,6 +220,19 @@ func TestSmallRules(t *testing.T) {
 			t.Errorf("validOrgKey(%q) = %v, want %v", s, got, want)
 		}
 	}
+	// Every byte, alone and after a valid one, against the charsets spelled out.
+	for c := range 256 {
+		b := byte(c)
+		id := 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte("._-", b) >= 0
+		for _, s := range []string{string([]byte{b}), "x" + string([]byte{b}), string([]byte{b}) + "x"} {
+			if got := validExternalID(s); got != id {
+				t.Errorf("validExternalID(%q) = %v, want %v", s, got, id)
+			}
+			if got := validOrgKey(s); got != (id || b == '|') {
+				t.Errorf("validOrgKey(%q) = %v, want %v", s, got, id || b == '|')
+			}
+		}
+	}
 }
 
 func TestDeriveSlug(t *testing.T) {
