@@ -86,7 +86,7 @@ func BenchmarkTallyAdd(b *testing.B) {
 	users := make([]string, 1024)
 	orgs := make([]string, len(users))
 	for i := range users {
-		users[i] = fmt.Sprintf("user-test-%08x-%04x-4%03x-%04x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xffff, r.Uint64()&0xffffffffffff)
+		users[i] = randomUserID(r)
 		if i%2 == 0 {
 			orgs[i] = fmt.Sprintf("org-%d", r.IntN(5000))
 		}
@@ -110,7 +110,7 @@ func BenchmarkStringDict(b *testing.B) {
 	r := rand.New(rand.NewPCG(13, 14))
 	owners := make([]string, 1_000_000)
 	for i := range owners {
-		owners[i] = fmt.Sprintf("uuser-test-%08x-%04x-4%03x-%04x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xffff, r.Uint64()&0xffffffffffff)
+		owners[i] = "u" + randomUserID(r)
 	}
 	b.Run("insert", func(b *testing.B) {
 		for b.Loop() {
@@ -142,7 +142,7 @@ func BenchmarkValidExternalID(b *testing.B) {
 	r := rand.New(rand.NewPCG(15, 16))
 	ids := make([]string, 4096)
 	for i := range ids {
-		ids[i] = fmt.Sprintf("user-test-%08x-%04x-4%03x-%04x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xffff, r.Uint64()&0xffffffffffff)
+		ids[i] = randomUserID(r)
 	}
 	i := 0
 	for b.Loop() {

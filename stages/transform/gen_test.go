@@ -14,6 +14,11 @@ import (
 	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
 
+// randomUserID returns a canonical Stytch test user id with a random (version 4 shaped) UUID.
+func randomUserID(r *rand.Rand) string {
+	return fmt.Sprintf("user-test-%08x-%04x-4%03x-%04x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xffff, r.Uint64()&0xffffffffffff)
+}
+
 // genParams shape a generated Stytch-like user base.
 type genParams struct {
 	users int
@@ -43,7 +48,7 @@ func genUsers(p genParams, emit func(u *schemas.User)) {
 	var u schemas.User
 	for i := range p.users {
 		u = schemas.User{
-			UserID:     fmt.Sprintf("user-test-%08x-%04x-4%03x-%04x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xffff, r.Uint64()&0xffffffffffff),
+			UserID:     randomUserID(r),
 			Status:     "active",
 			CreatedAt:  time.UnixMicro(start + r.Int64N(span)).UTC(),
 			FirstName:  firstNames[r.IntN(len(firstNames))],
