@@ -24,7 +24,7 @@ help:
 	@echo "lint         gofmt check, go vet, staticcheck"
 	@echo "bench        benchmarks; BENCH=regexp PKG=./pkg/... BENCHTIME=3x"
 	@echo "bench-scale  the transform stage on 10M users under --memory-limit 512MiB"
-	@echo "bench-e2e    run --until transform on 1M JSONL users against DuckDB; RUNS=3"
+	@echo "bench-e2e    run --until transform on 1M JSONL users against DuckDB; RUNS=3 CACHE=warm|cold"
 	@echo "demo         build, then run the whole pipeline on the bundled sample against the emulator"
 	@echo "clean        remove bin/"
 
@@ -62,12 +62,14 @@ demo: build
 bench-scale:
 	STYTCH_MIGRATE_BENCH_SCALE=1 $(GO) test -run='^$$' -bench='^BenchmarkTransform10M$$' -benchtime=1x -timeout $(BENCH_TIMEOUT) ./stages/transform
 
-# make bench-e2e [RUNS=3]: issue 5's end-to-end figure, `run --until transform` on 1M JSONL users
-# against DuckDB doing the same transform, alternating on this machine (DuckDB needs node and npm).
+# make bench-e2e [RUNS=3] [CACHE=warm|cold]: issue 5's end-to-end figure, `run --until transform` on
+# 1M JSONL users against DuckDB doing the same transform, alternating on this machine (DuckDB needs
+# node and npm); each run starts with the export in the page cache (warm) or not (cold, as root).
 RUNS          ?= 3
+CACHE         ?= warm
 .PHONY: bench-e2e
 bench-e2e:
-	bench/e2e.sh "" $(RUNS)
+	CACHE=$(CACHE) bench/e2e.sh "" $(RUNS)
 
 # make report-screenshot [REPORT=RUN_DIR/report.html] [OUT=report.png]: render a report in headless
 # Chromium (Debian: apt-get install -y chromium). Without REPORT it renders the report test's

@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stytch-migrate/stytch-migrate/internal/readonce"
 	"github.com/stytch-migrate/stytch-migrate/pipeline"
 	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
@@ -109,7 +109,9 @@ type fileSource struct {
 // run reads the whole file into chk.
 func (s *fileSource) run(ctx context.Context, chk *checker) (fileStats, error) {
 	var st fileStats
-	f, err := os.Open(s.path)
+	// The export is read once, and dropped from the page cache behind the reading (see package
+	// readonce).
+	f, err := readonce.Open(s.path)
 	if err != nil {
 		return st, fmt.Errorf("read users: %w", err)
 	}

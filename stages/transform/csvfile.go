@@ -1,19 +1,24 @@
 package transform
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+
+	"github.com/stytch-migrate/stytch-migrate/internal/readonce"
 )
+
+// csvBuffer is the read buffer of a CSV file.
+const csvBuffer = 1 << 20
 
 // csvTable reads a header-based CSV file: columns are found by name (trimmed, case-insensitive),
 // extra columns are ignored, and every error names the file, line and column.
 type csvTable struct {
 	path string
-	f    *os.File
+	f    *readonce.Reader
 	r    *csv.Reader
 	cols map[string]int
 	rec  []string
@@ -24,11 +29,12 @@ type csvTable struct {
 // openCSV opens path and reads its header. Every name in required must be a column; at least one
 // name of each anyOf group must be one.
 func openCSV(path string, required []string, anyOf ...[]string) (*csvTable, error) {
-	f, err := os.Open(path)
+	// Each of these files is read once, and dropped from the page cache behind the reading.
+	f, err := readonce.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open %w", err)
 	}
-	r := csv.NewReader(f)
+	r := csv.NewReader(bufio.NewReaderSize(f, csvBuffer))
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if err != nil {
