@@ -85,7 +85,7 @@ func BenchmarkTransform1MPeak(b *testing.B) {
 		limits = []ByteSize{l}
 	}
 	for _, limit := range limits {
-		b.Run("limit="+limit.String(), func(b *testing.B) { benchChild(b, bench1M, limit, "") })
+		b.Run("limit="+limit.String(), func(b *testing.B) { benchChild(b, bench1M, limit, childFiles{}) })
 	}
 }
 
@@ -94,7 +94,17 @@ func BenchmarkTransform1MPeak(b *testing.B) {
 func BenchmarkTransform1MPasswords(b *testing.B) {
 	hashes := cachedHashesFile(b, bench1M)
 	for _, limit := range []ByteSize{DefaultMemoryLimit, 256 << 20} {
-		b.Run("limit="+limit.String(), func(b *testing.B) { benchChild(b, bench1M, limit, hashes) })
+		b.Run("limit="+limit.String(), func(b *testing.B) { benchChild(b, bench1M, limit, childFiles{hashes: hashes}) })
+	}
+}
+
+// BenchmarkTransform1MMapping is BenchmarkTransform1MPeak with strategy mapping: a mapping file
+// of the users' organizations, a row per membership (1.25M rows). At 512MiB its index (about
+// 60 MB) still fits in its share.
+func BenchmarkTransform1MMapping(b *testing.B) {
+	mapping := cachedMappingFile(b, bench1M)
+	for _, limit := range []ByteSize{DefaultMemoryLimit, 512 << 20} {
+		b.Run("limit="+limit.String(), func(b *testing.B) { benchChild(b, bench1M, limit, childFiles{mapping: mapping}) })
 	}
 }
 
@@ -104,7 +114,7 @@ func BenchmarkTransform10M(b *testing.B) {
 	if os.Getenv("STYTCH_MIGRATE_BENCH_SCALE") == "" {
 		b.Skip("set STYTCH_MIGRATE_BENCH_SCALE=1 to run the 10M-user scale benchmark")
 	}
-	benchChild(b, bench10M, 512<<20, "")
+	benchChild(b, bench10M, 512<<20, childFiles{})
 }
 
 // childResult is what the child process reports.
@@ -117,9 +127,15 @@ type childResult struct {
 	Details map[string]any   `json:"details"`
 }
 
-// benchChild runs the stage on the users of p under limit in a child process, with the hash
-// file hashes when it is set.
-func benchChild(b *testing.B, p genParams, limit ByteSize, hashes string) {
+// childFiles are the optional input files of a benchmark child: a hash file, and a mapping file
+// (strategy mapping instead of metadata).
+type childFiles struct {
+	hashes, mapping string
+}
+
+// benchChild runs the stage on the users of p under limit in a child process, with the files
+// that are set.
+func benchChild(b *testing.B, p genParams, limit ByteSize, files childFiles) {
 	users := cachedUsersFile(b, p)
 	exe, err := os.Executable()
 	if err != nil {
@@ -130,7 +146,8 @@ func benchChild(b *testing.B, p genParams, limit ByteSize, hashes string) {
 		cmd := exec.Command(exe, "-test.run=^TestBenchChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "TRANSFORM_BENCH_CHILD_USERS="+users,
 			"TRANSFORM_BENCH_CHILD_LIMIT="+strconv.FormatInt(int64(limit), 10),
-			"TRANSFORM_BENCH_CHILD_DIR="+b.TempDir(), "TRANSFORM_BENCH_CHILD_HASHES="+hashes)
+			"TRANSFORM_BENCH_CHILD_DIR="+b.TempDir(), "TRANSFORM_BENCH_CHILD_HASHES="+files.hashes,
+			"TRANSFORM_BENCH_CHILD_MAPPING="+files.mapping)
 		out, err := cmd.CombinedOutput()
 		if os.Getenv("TRANSFORM_BENCH_VERBOSE") != "" {
 			b.Logf("child output:\n%s", out)
@@ -179,6 +196,9 @@ func TestBenchChild(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Transform.MemoryLimit = ByteSize(limit)
 	cfg.Passwords.HashesFile = os.Getenv("TRANSFORM_BENCH_CHILD_HASHES")
+	if f := os.Getenv("TRANSFORM_BENCH_CHILD_MAPPING"); f != "" {
+		cfg.Organizations.Strategy, cfg.Organizations.MappingFile = StrategyMapping, f
+	}
 	start := time.Now()
 	logger := slog.New(hwmHandler{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}), t})
 	res, err := Run(context.Background(), cfg, &pipeline.Env{Dir: dir, RunID: "bench", ToolVersion: "bench", Logger: logger})

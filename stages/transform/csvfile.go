@@ -91,9 +91,6 @@ func (t *csvTable) next() (bool, error) {
 	return true, nil
 }
 
-// has reports whether the header has column name.
-func (t *csvTable) has(name string) bool { _, ok := t.cols[name]; return ok }
-
 // get returns the trimmed value of column name in the current record, "" without that column.
 func (t *csvTable) get(name string) string { return t.at(t.col(name)) }
 

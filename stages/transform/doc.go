@@ -78,7 +78,9 @@
 // hash file is indexed in memory up to a sixth of the limit; past it, its rows are
 // hash-partitioned by owner into files and joined with the planned users partition by partition
 // once every membership is decided (hashJoin), so only two partitions' indexes are in memory; a
-// partition too large for its share is split again before it is matched.
+// partition too large for its share is split again before it is matched. The mapping file
+// (strategy mapping) is indexed in memory, pointer-free, up to a sixth of the limit, taken from
+// the key records' share; a larger one is a configuration error that names the limit it needs.
 //
 // The stage sets the Go runtime's soft memory limit to 15/16 of the budget and GOGC to 25 for its
 // duration, unless the process set a limit or the GOGC variable: its large structures (the

@@ -144,19 +144,58 @@ func cachedUsersFile(tb testing.TB, p genParams) string {
 // bcrypt row per user with an email, keyed by user_id for nine users in ten and by email for the
 // tenth.
 func cachedHashesFile(tb testing.TB, p genParams) string {
-	return cachedFile(tb, fmt.Sprintf("hashes-v1-%d-%d-%d.csv", p.users, p.orgs, p.seed), func(f io.Writer) error {
+	return cachedUsersCSV(tb, "hashes", p, "user_id,email,hash_type,hash", func(w io.Writer, i int, u *schemas.User) {
+		switch {
+		case len(u.Emails) == 0:
+		case i%10 == 0:
+			fmt.Fprintf(w, ",%s,bcrypt,$2b$10$%053d\n", u.Emails[0].Email, i)
+		default:
+			fmt.Fprintf(w, "%s,,bcrypt,$2b$10$%053d\n", u.UserID, i)
+		}
+	})
+}
+
+// cachedMappingFile returns the path of a mapping file for the users of p, generated on first
+// use: a row per organization in each user's metadata (org_ids), keyed by user_id for nine users
+// in ten and by email for the tenth (when it has a valid one).
+func cachedMappingFile(tb testing.TB, p genParams) string {
+	return cachedUsersCSV(tb, "mapping", p, mappingHeader, writeMappingRows)
+}
+
+// mappingHeader is the header of the mapping files writeMappingRows writes rows of.
+const mappingHeader = "user_id,email,org_key"
+
+// writeMappingRows writes the mapping rows of generated user u, the i-th: a row per organization
+// in its metadata, keyed by user_id, or by email when i is a multiple of 10 and u has a valid one.
+func writeMappingRows(w io.Writer, i int, u *schemas.User) {
+	// genUsers writes the organizations first: {"org_ids":["org-1","org-2"],...
+	list, _, _ := strings.Cut(strings.TrimPrefix(u.TrustedMetadata, `{"org_ids":[`), "]")
+	email := ""
+	if i%10 == 0 && len(u.Emails) > 0 {
+		if _, valid, _ := normalizeEmail(u.Emails[0].Email); valid {
+			email = u.Emails[0].Email
+		}
+	}
+	for _, q := range strings.Split(list, ",") {
+		key := strings.Trim(q, `"`)
+		if email != "" {
+			fmt.Fprintf(w, ",%s,%s\n", email, key)
+		} else {
+			fmt.Fprintf(w, "%s,,%s\n", u.UserID, key)
+		}
+	}
+}
+
+// cachedUsersCSV returns the path of a CSV file of kind (cached as kind-v1-<p>.csv) with header,
+// then the rows row writes for each generated user of p (i counts them from 1).
+func cachedUsersCSV(tb testing.TB, kind string, p genParams, header string, row func(w io.Writer, i int, u *schemas.User)) string {
+	return cachedFile(tb, fmt.Sprintf("%s-v1-%d-%d-%d.csv", kind, p.users, p.orgs, p.seed), func(f io.Writer) error {
 		w := bufio.NewWriter(f)
-		w.WriteString("user_id,email,hash_type,hash\n")
+		w.WriteString(header + "\n")
 		i := 0
 		genUsers(p, func(u *schemas.User) {
 			i++
-			switch {
-			case len(u.Emails) == 0:
-			case i%10 == 0:
-				fmt.Fprintf(w, ",%s,bcrypt,$2b$10$%053d\n", u.Emails[0].Email, i)
-			default:
-				fmt.Fprintf(w, "%s,,bcrypt,$2b$10$%053d\n", u.UserID, i)
-			}
+			row(w, i, u)
 		})
 		return w.Flush()
 	})

@@ -244,8 +244,8 @@ func (p *planner) orgKeys(u *schemas.User, email string, hasTrusted bool, out *u
 		}
 		keys = append(out.keys, d)
 	case StrategyMapping:
-		keys = append(out.keys, p.mapping.byUser[u.UserID]...)
-		keys = append(keys, p.mapping.byEmail[email]...)
+		keys = p.mapping.appendUserKeys(out.keys, u.UserID)
+		keys = p.mapping.appendEmailKeys(keys, email)
 		if len(keys) == 0 {
 			return "user_id", u.UserID, "no row for this user_id or email in the mapping file"
 		}

@@ -86,6 +86,8 @@ type options struct {
 	pwBytes      int64
 	pwParts      int
 	pwSplitFloor int64
+	// mapBytes is the memory the mapping file's index may take.
+	mapBytes int64
 }
 
 // Option tunes a Stage.
@@ -133,7 +135,8 @@ func Run(ctx context.Context, cfg Config, env *pipeline.Env, opts ...Option) (*p
 		return nil, pipeline.WithExitCode(fmt.Errorf("transform config: %w", err), pipeline.ExitConfig)
 	}
 	o := options{spillBytes: int64(cfg.Transform.MemoryLimit) / budgetShare, workers: runtime.GOMAXPROCS(0),
-		alloc: memory.DefaultAllocator, fanout: splitFanout, pwBytes: int64(cfg.Transform.MemoryLimit) / passwordShare}
+		alloc: memory.DefaultAllocator, fanout: splitFanout, pwBytes: int64(cfg.Transform.MemoryLimit) / passwordShare,
+		mapBytes: int64(cfg.Transform.MemoryLimit) / mappingShare}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -189,9 +192,12 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 		res.Inputs = append(res.Inputs, absPath(f))
 	}
 	if f := t.cfg.Organizations.MappingFile; f != "" {
-		if m, err = readMappingFile(f); err != nil {
+		t0 := time.Now()
+		if m, err = readMappingFile(f, t.opts.mapBytes); err != nil {
 			return nil, pipeline.WithExitCode(err, pipeline.ExitConfig)
 		}
+		t.logPhase("mapping", t0)
+		res.Details["mapping_rows"], res.Details["mapping_index_bytes"] = m.rows(), m.size()
 		res.Inputs = append(res.Inputs, absPath(f))
 	}
 
@@ -205,7 +211,13 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 			users.Close()
 		}
 	}()
-	if t.store, err = newStore(t.opts.spillBytes, env.Dir.Path(spillDir), users.rows,
+	budget := t.opts.spillBytes
+	if m != nil {
+		// The mapping's index stays in memory until the end of the scan: the candidates
+		// spill that much earlier, keeping at least half their share.
+		budget = max(budget-m.size(), budget/2)
+	}
+	if t.store, err = newStore(budget, env.Dir.Path(spillDir), users.rows,
 		schemas.FileMeta{ToolVersion: env.ToolVersion, RunID: env.RunID}, t.opts.alloc); err != nil {
 		return nil, err
 	}
