@@ -100,10 +100,10 @@ func BenchmarkTransform1MPasswords(b *testing.B) {
 
 // BenchmarkTransform1MMapping is BenchmarkTransform1MPeak with strategy mapping: a mapping file
 // of the users' organizations, a row per membership (1.25M rows). At 512MiB its index (about
-// 60 MB) still fits in its share.
+// 60 MB) still fits in its share; at 256MiB the file is joined with the users (mappingJoin).
 func BenchmarkTransform1MMapping(b *testing.B) {
 	mapping := cachedMappingFile(b, bench1M)
-	for _, limit := range []ByteSize{DefaultMemoryLimit, 512 << 20} {
+	for _, limit := range []ByteSize{DefaultMemoryLimit, 512 << 20, 256 << 20} {
 		b.Run("limit="+limit.String(), func(b *testing.B) { benchChild(b, bench1M, limit, childFiles{mapping: mapping}) })
 	}
 }
@@ -115,6 +115,15 @@ func BenchmarkTransform10M(b *testing.B) {
 		b.Skip("set STYTCH_MIGRATE_BENCH_SCALE=1 to run the 10M-user scale benchmark")
 	}
 	benchChild(b, bench10M, 512<<20, childFiles{})
+}
+
+// BenchmarkTransform10MMapping is BenchmarkTransform10M with strategy mapping: a mapping file
+// of 12.5M rows, joined with the users under the 512MiB limit.
+func BenchmarkTransform10MMapping(b *testing.B) {
+	if os.Getenv("STYTCH_MIGRATE_BENCH_SCALE") == "" {
+		b.Skip("set STYTCH_MIGRATE_BENCH_SCALE=1 to run the 10M-user scale benchmark")
+	}
+	benchChild(b, bench10M, 512<<20, childFiles{mapping: cachedMappingFile(b, bench10M)})
 }
 
 // childResult is what the child process reports.

@@ -80,7 +80,9 @@
 // once every membership is decided (hashJoin), so only two partitions' indexes are in memory; a
 // partition too large for its share is split again before it is matched. The mapping file
 // (strategy mapping) is indexed in memory, pointer-free, up to a sixth of the limit, taken from
-// the key records' share; a larger one is a configuration error that names the limit it needs.
+// the key records' share; past it, it is hash-partitioned by owner and joined with the users'
+// ids and emails before the scan (mappingJoin), which then reads each user's keys from the
+// merged match files.
 //
 // The stage sets the Go runtime's soft memory limit to 15/16 of the budget and GOGC to 25 for its
 // duration, unless the process set a limit or the GOGC variable: its large structures (the

@@ -195,7 +195,7 @@ func (p *passwordIndex) prepare(ctx context.Context, payloads *stream, outcome [
 		return err
 	}
 	for _, part := range j.leaves {
-		src, err := openMatches(j.partPath(hashMatchesFile, part.id))
+		src, err := openMatches(j.partPath(hashMatchesFile, part.id), "password matches")
 		if err != nil {
 			return err
 		}
@@ -261,8 +261,10 @@ func (j *hashJoin) writeProbes(ctx context.Context, payloads *stream, outcome []
 	return probes.finish()
 }
 
-// probeFiles are the probe files of some partitions, each written in payload order.
+// probeFiles are the probe files of some partitions, each written in record order: a probe is
+// a record number (as the delta from the file's previous probe) and a key.
 type probeFiles struct {
+	what  string // what the files hold, in errors
 	files []*stream
 	last  []int // the record number of each file's last probe, which the next one's delta is from
 }
@@ -270,22 +272,32 @@ type probeFiles struct {
 // createProbes creates the probe files of the partitions numbered ids. The files are to be
 // closed even on an error.
 func (j *hashJoin) createProbes(ids []int) (*probeFiles, error) {
-	p := &probeFiles{files: make([]*stream, len(ids)), last: make([]int, len(ids))}
+	paths := make([]string, len(ids))
 	for q, id := range ids {
+		paths[q] = j.partPath(hashProbesFile, id)
+	}
+	return createProbeFiles(paths, "password probes")
+}
+
+// createProbeFiles creates probe files at paths, holding what. The files are to be closed even
+// on an error.
+func createProbeFiles(paths []string, what string) (*probeFiles, error) {
+	p := &probeFiles{what: what, files: make([]*stream, len(paths)), last: make([]int, len(paths))}
+	for q, path := range paths {
 		var err error
-		if p.files[q], err = createStream(j.partPath(hashProbesFile, id), "password probes", joinBuffer); err != nil {
+		if p.files[q], err = createStream(path, what, joinBuffer); err != nil {
 			return p, err
 		}
 	}
 	return p, nil
 }
 
-// add writes the probe of payload record n, whose key is b.key, to file q.
+// add writes the probe of record n, whose key is b.key, to file q.
 func (p *probeFiles) add(b *frameBufs, q, n int) error {
 	b.buf = appendFrame(binary.AppendUvarint(b.buf[:0], uint64(n-p.last[q])), bytesString(b.key))
 	p.last[q] = n
 	if _, err := p.files[q].w.Write(b.buf); err != nil {
-		return fmt.Errorf("write password probes: %w", err)
+		return fmt.Errorf("write %s: %w", p.what, err)
 	}
 	return nil
 }
@@ -294,7 +306,7 @@ func (p *probeFiles) add(b *frameBufs, q, n int) error {
 func (p *probeFiles) finish() error {
 	for _, s := range p.files {
 		if err := s.finish(); err != nil {
-			return fmt.Errorf("write password probes: %w", err)
+			return fmt.Errorf("write %s: %w", p.what, err)
 		}
 	}
 	return nil
@@ -391,7 +403,7 @@ func (j *hashJoin) split(part joinPart, b *frameBufs) ([]joinPart, error) {
 		return nil, err
 	}
 	probesPath := j.partPath(hashProbesFile, part.id)
-	err = j.eachProbe(probesPath, b, func(n int) error {
+	err = eachProbe(probesPath, "password probes", b, func(n int) error {
 		return probes.add(b, seededPartitionOf(bytesString(b.key), joinSplitFanout, seed), n)
 	})
 	if err != nil {
@@ -434,26 +446,39 @@ func (j *hashJoin) matchPartition(part joinPart, p *passwordIndex, b *frameBufs)
 	for peak := j.peak.Load(); idx.size() > peak && !j.peak.CompareAndSwap(peak, idx.size()); {
 		peak = j.peak.Load()
 	}
-	matches, err := createStream(j.partPath(hashMatchesFile, part.id), "password matches", joinBuffer)
+	var e hashEntry
+	return writeMatches(j.partPath(hashProbesFile, part.id), j.partPath(hashMatchesFile, part.id), "password", b, func() bool {
+		i, ok := idx.owners.lookup(bytesString(b.key))
+		if !ok || *idx.state(i)&pwAmbiguous != 0 {
+			return false
+		}
+		idx.decode(i, &e)
+		b.body = encodePasswordRow(b.body[:0], &e)
+		return true
+	})
+}
+
+// writeMatches looks up every probe of the probes file at probesPath, in order (its key in
+// b.key): find reports whether it found something, then in b.body. Each find is written to the
+// match file at matchesPath: the record number (as a delta), the key's first byte (the owner
+// kind), then b.body, framed. The probes file is removed at the end. what names the join in
+// errors ("password", "mapping").
+func writeMatches(probesPath, matchesPath, what string, b *frameBufs, find func() bool) error {
+	matches, err := createStream(matchesPath, what+" matches", joinBuffer)
 	if err != nil {
 		return err
 	}
 	defer matches.close()
-	var e hashEntry
 	last := 0
-	probesPath := j.partPath(hashProbesFile, part.id)
-	err = j.eachProbe(probesPath, b, func(n int) error {
-		i, ok := idx.owners.lookup(bytesString(b.key))
-		if !ok || *idx.state(i)&pwAmbiguous != 0 {
+	err = eachProbe(probesPath, what+" probes", b, func(n int) error {
+		if !find() {
 			return nil
 		}
-		idx.decode(i, &e)
-		b.body = encodePasswordRow(b.body[:0], &e)
 		b.buf = append(binary.AppendUvarint(b.buf[:0], uint64(n-last)), b.key[0])
 		b.buf = appendFrame(b.buf, bytesString(b.body))
 		last = n
 		if _, err := matches.w.Write(b.buf); err != nil {
-			return fmt.Errorf("write password matches: %w", err)
+			return fmt.Errorf("write %s matches: %w", what, err)
 		}
 		return nil
 	})
@@ -461,17 +486,17 @@ func (j *hashJoin) matchPartition(part joinPart, p *passwordIndex, b *frameBufs)
 		return err
 	}
 	if err := matches.finish(); err != nil {
-		return fmt.Errorf("write password matches: %w", err)
+		return fmt.Errorf("write %s matches: %w", what, err)
 	}
 	return os.Remove(probesPath)
 }
 
-// eachProbe calls fn with the record number of every probe of a probes file, in order, the
-// probe's key in b.key.
-func (j *hashJoin) eachProbe(path string, b *frameBufs, fn func(n int) error) error {
+// eachProbe calls fn with the record number of every probe of a probes file (holding what, for
+// errors), in order, the probe's key in b.key.
+func eachProbe(path, what string, b *frameBufs, fn func(n int) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("read password probes: %w", err)
+		return fmt.Errorf("read %s: %w", what, err)
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, joinBuffer)
@@ -485,7 +510,7 @@ func (j *hashJoin) eachProbe(path string, b *frameBufs, fn func(n int) error) er
 			err = readFrame(r, &b.key)
 		}
 		if err != nil {
-			return fmt.Errorf("read password probes: %s: %w", path, unexpectedEOF(err))
+			return fmt.Errorf("read %s: %s: %w", what, path, unexpectedEOF(err))
 		}
 		n += int(delta)
 		if err := fn(n); err != nil {
@@ -621,9 +646,10 @@ type frameBufs struct {
 }
 
 // matchSource is one match file read in order: the record number, owner kind and row of its
-// current match.
+// current match. what names what the file holds, in errors.
 type matchSource struct {
 	path string
+	what string
 	f    *os.File
 	r    *bufio.Reader
 	n    int
@@ -631,13 +657,14 @@ type matchSource struct {
 	body []byte
 }
 
-// openMatches opens a match file at its first match, or returns nil when it has none.
-func openMatches(path string) (*matchSource, error) {
+// openMatches opens a match file, holding what, at its first match, or returns nil when it has
+// none.
+func openMatches(path, what string) (*matchSource, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read password matches: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
-	src := &matchSource{path: path, f: f, r: bufio.NewReaderSize(f, joinBuffer)}
+	src := &matchSource{path: path, what: what, f: f, r: bufio.NewReaderSize(f, joinBuffer)}
 	ok, err := src.next()
 	if !ok || err != nil {
 		f.Close()
@@ -659,7 +686,7 @@ func (s *matchSource) next() (bool, error) {
 		err = readFrame(s.r, &s.body)
 	}
 	if err != nil {
-		return false, fmt.Errorf("read password matches: %s: %w", s.path, unexpectedEOF(err))
+		return false, fmt.Errorf("read %s: %s: %w", s.what, s.path, unexpectedEOF(err))
 	}
 	s.n += int(delta)
 	return true, nil

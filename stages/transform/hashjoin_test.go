@@ -160,7 +160,7 @@ func TestJoinFilesCut(t *testing.T) {
 		{"probes", probe, func(path string) error {
 			j := &hashJoin{}
 			n := 0
-			err := j.eachProbe(path, &j.bufs, func(got int) error {
+			err := eachProbe(path, "password probes", &j.bufs, func(got int) error {
 				if got != 5 || string(j.bufs.key) != "uuser-1" {
 					t.Errorf("probe read back as %d %q", got, j.bufs.key)
 				}
@@ -173,7 +173,7 @@ func TestJoinFilesCut(t *testing.T) {
 			return err
 		}},
 		{"matches", match, func(path string) error {
-			src, err := openMatches(path)
+			src, err := openMatches(path, "password matches")
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -67,9 +68,12 @@ func (m *mapping) size() int64 {
 func (m *mapping) rows() int { return len(m.org) }
 
 // add appends a row: owner, of kind, is in the organization key.
-func (m *mapping) add(kind int, owner, key string) {
+func (m *mapping) add(kind int, owner, key string) { m.addOrg(kind, owner, m.orgs.intern(key)) }
+
+// addOrg appends a row: owner, of kind, is in organization org of m.orgs.
+func (m *mapping) addOrg(kind int, owner string, org uint32) {
 	row := uint32(len(m.org))
-	m.org, m.next = append(m.org, m.orgs.intern(key)), append(m.next, 0)
+	m.org, m.next = append(m.org, org), append(m.next, 0)
 	o := &m.owners[kind]
 	i, added := o.dict.insert(owner)
 	if added {
@@ -78,16 +82,6 @@ func (m *mapping) add(kind int, owner, key string) {
 	}
 	m.next[o.last[i]] = row + 1
 	o.last[i] = row
-}
-
-// addUser appends a row keyed by user id.
-func (m *mapping) addUser(id, key string) {
-	var buf [stytchid.PackedLen]byte
-	if p, ok := stytchid.AppendPacked(buf[:0], id); ok {
-		m.add(mapPackedID, string(p), key)
-		return
-	}
-	m.add(mapOtherID, id, key)
 }
 
 // appendUserKeys appends the organization keys of the rows of user id to keys, in the file's
@@ -106,54 +100,100 @@ func (m *mapping) appendEmailKeys(keys []string, email string) []string {
 }
 
 func (m *mapping) appendKeys(keys []string, kind int, owner string) []string {
-	o := &m.owners[kind]
-	i, ok := o.dict.lookup(owner)
-	if !ok {
-		return keys
-	}
-	for row := o.first[i] + 1; row != 0; row = m.next[row-1] {
+	for row := m.chain(kind, owner); row != 0; row = m.next[row-1] {
 		keys = append(keys, m.orgs.key(m.org[row-1]))
 	}
 	return keys
 }
 
-// readMappingFile reads the mapping CSV: org_key and a user_id or email column; a row names one
-// (user, organization) pair, so a user in three organizations has three rows. Its index may
-// take limit bytes (none when 0): a file whose index passes it is an error that says which
-// memory limit the whole file needs.
-func readMappingFile(path string, limit int64) (*mapping, error) {
-	m, err := readMapping(path, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read mapping file: %w", err)
+// appendOrgs appends the organizations (indexes in m.orgs) of owner's rows to dst, in the
+// file's order.
+func (m *mapping) appendOrgs(dst []uint32, kind int, owner string) []uint32 {
+	for row := m.chain(kind, owner); row != 0; row = m.next[row-1] {
+		dst = append(dst, m.org[row-1])
 	}
-	return m, nil
+	return dst
 }
 
-func readMapping(path string, limit int64) (*mapping, error) {
+// chain returns the number of owner's first row plus one, 0 when it has none; m.next links the
+// others.
+func (m *mapping) chain(kind int, owner string) uint32 {
+	o := &m.owners[kind]
+	if i, ok := o.dict.lookup(owner); ok {
+		return o.first[i] + 1
+	}
+	return 0
+}
+
+// readMappingFile reads the mapping CSV into an index of up to limit bytes (no bound when 0).
+// When the index passes limit it stops and returns nil and the *mappingOverflow that says how
+// far it read: the file is then joined with the users partition by partition instead (see
+// mappingJoin). Other errors are the file's.
+func readMappingFile(path string, limit int64) (*mapping, *mappingOverflow, error) {
+	m := newMapping()
+	var over *mappingOverflow
+	err := eachMappingRow(path, func(t *csvTable, kind int, owner, key string) error {
+		m.add(kind, owner, key)
+		if limit > 0 && m.rows()%mappingCheckEvery == 0 && m.size() > limit {
+			over = &mappingOverflow{size: m.size(), rows: m.rows(), progress: t.progress()}
+			return errStop
+		}
+		return nil
+	})
+	switch {
+	case over != nil:
+		return nil, over, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("read mapping file: %w", err)
+	case limit > 0 && m.size() > limit:
+		return nil, &mappingOverflow{size: m.size(), rows: m.rows(), progress: 1}, nil
+	}
+	return m, nil, nil
+}
+
+// mappingOverflow says how far readMappingFile read when its index passed its limit.
+type mappingOverflow struct {
+	size     int64   // the index's size
+	rows     int     // the rows in it
+	progress float64 // the part of the file read
+}
+
+// errStop stops eachMappingRow without an error.
+var errStop = errors.New("stop")
+
+// eachMappingRow reads the mapping CSV (org_key and a user_id or email column; a row names one
+// (user, organization) pair, so a user in three organizations has three rows) and calls fn for
+// each row with its owner's kind and key (a packed user id, valid during the call) and its
+// organization key. A row with a user_id is keyed by it, else by its normalized email.
+func eachMappingRow(path string, fn func(t *csvTable, kind int, owner, key string) error) error {
 	t, err := openCSV(path, []string{"org_key"}, []string{"user_id", "email"})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer t.close()
 	keyCol, userCol, emailCol := t.col("org_key"), t.col("user_id"), t.col("email")
-	m := newMapping()
-	for {
+	var packed []byte
+	for rows := 0; ; rows++ {
 		ok, err := t.next()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !ok {
-			break
+			return nil
 		}
-		if m.rows() == maxMappingRows {
-			return nil, fmt.Errorf("%s: line %d: more than %d rows", path, t.line(), maxMappingRows)
+		if rows == maxMappingRows {
+			return fmt.Errorf("%s: line %d: more than %d rows", path, t.line(), maxMappingRows)
 		}
 		key := t.at(keyCol)
 		if key == "" {
-			return nil, t.errorf("org_key", "empty org_key")
+			return t.errorf("org_key", "empty org_key")
 		}
-		if id := t.at(userCol); id != "" {
-			m.addUser(id, key)
+		kind, owner := mapOtherID, t.at(userCol)
+		if owner != "" {
+			var ok bool
+			if packed, ok = stytchid.AppendPacked(packed[:0], owner); ok {
+				kind, owner = mapPackedID, bytesString(packed)
+			}
 		} else {
 			raw := t.at(emailCol)
 			if raw == "" {
@@ -161,33 +201,16 @@ func readMapping(path string, limit int64) (*mapping, error) {
 				if userCol >= 0 {
 					col = "user_id"
 				}
-				return nil, t.errorf(col, "neither user_id nor email is set")
+				return t.errorf(col, "neither user_id nor email is set")
 			}
 			email, valid, why := normalizeEmail(raw)
 			if !valid {
-				return nil, t.errorf("email", "invalid email: %s", why)
+				return t.errorf("email", "invalid email: %s", why)
 			}
-			m.add(mapEmail, email, key)
+			kind, owner = mapEmail, email
 		}
-		if limit > 0 && m.rows()%mappingCheckEvery == 0 && m.size() > limit {
-			return nil, mappingTooLarge(t, m.size(), limit)
+		if err := fn(t, kind, owner, key); err != nil {
+			return err
 		}
 	}
-	if limit > 0 && m.size() > limit {
-		return nil, mappingTooLarge(t, m.size(), limit)
-	}
-	return m, nil
-}
-
-// mappingTooLarge is the error of a mapping file whose index took size bytes, past limit, with
-// the part of the file read so far: it names the memory limit the whole file would need.
-func mappingTooLarge(t *csvTable, size, limit int64) error {
-	need := float64(size) / max(t.progress(), 1e-6) * mappingShare * 1.1 // 10% for the estimate's error
-	unit := float64(64 << 20)
-	if need > 1<<30 {
-		unit = 1 << 30
-	}
-	return fmt.Errorf("%s: line %d: the mapping's index took %.1f MiB, past its share of the memory limit (1/%d, %.1f MiB); "+
-		"the whole file needs a memory limit of about %s (transform.memory_limit or --memory-limit)",
-		t.path, t.line(), float64(size)/(1<<20), mappingShare, float64(limit)/(1<<20), ByteSize(math.Ceil(need/unit)*unit))
 }

@@ -50,9 +50,9 @@ func TestMappingIndexMatchesMaps(t *testing.T) {
 		// A row with both columns is keyed by its user id.
 		fmt.Fprintf(&file, "%s,%s,%s\n", []string{"", "ignored@x.io"}[r.IntN(2)], key, id)
 	}
-	m, err := readMappingFile(writeFile(t, "map.csv", file.String()), 0)
-	if err != nil {
-		t.Fatal(err)
+	m, over, err := readMappingFile(writeFile(t, "map.csv", file.String()), 0)
+	if err != nil || over != nil {
+		t.Fatal(err, over)
 	}
 	if m.rows() != 5000 {
 		t.Fatalf("rows = %d, want 5000", m.rows())
@@ -67,46 +67,6 @@ func TestMappingIndexMatchesMaps(t *testing.T) {
 		if got := m.appendEmailKeys([]string{"before"}, norm); !slices.Equal(got, append([]string{"before"}, byEmail[norm]...)) {
 			t.Fatalf("email %s: keys %v, want %v after before", norm, got, byEmail[norm])
 		}
-	}
-}
-
-// TestMappingPastItsShare runs the stage with a mapping file whose index passes its share of the
-// memory limit: a configuration error naming the file, the line and the limit the file needs,
-// and nothing written.
-func TestMappingPastItsShare(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
-	var file strings.Builder
-	file.WriteString("user_id,org_key\n")
-	for i := range 20000 {
-		fmt.Fprintf(&file, "%s,org-%d\n", randomUserID(r), i%50)
-	}
-	cfg := DefaultConfig()
-	cfg.Organizations.Strategy = StrategyMapping
-	cfg.Organizations.MappingFile = writeFile(t, "map.csv", file.String())
-	env := writeUsers(t, []schemas.User{user("u1", "a@x.io", true, "a")})
-
-	// The whole index takes about 1 MB: at 64 KiB it passes its share a few thousand rows in.
-	_, err := tryPlan(t, cfg, env, withMappingBytes(64<<10))
-	if err == nil {
-		t.Fatal("no error")
-	}
-	for _, want := range []string{"read mapping file: ", "map.csv: line ", "past its share of the memory limit (1/6, 0.1 MiB)",
-		"the whole file needs a memory limit of about 64MiB (transform.memory_limit or --memory-limit)"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Fatalf("err = %v, want it to contain %q", err, want)
-		}
-	}
-	if pipeline.ExitCode(err) != pipeline.ExitConfig {
-		t.Fatalf("exit code %d, want %d", pipeline.ExitCode(err), pipeline.ExitConfig)
-	}
-	if _, err := os.Stat(env.Dir.Path(schemas.Members.Path())); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("members file written after an error: %v", err)
-	}
-
-	// Within its share the file is read; it does not name u1, who has no organization.
-	out := runPlan(t, cfg, env, withMappingBytes(8<<20))
-	if len(out.members) != 0 || !slices.Equal(rejectKeys(out.rejects), []string{"u1/user//no_organization"}) {
-		t.Fatalf("members %v rejects %v", memberKeys(out.members), rejectKeys(out.rejects))
 	}
 }
 
@@ -132,10 +92,117 @@ func TestMappingPlansAsMetadata(t *testing.T) {
 	if len(byMetadata.members) < 3000 || len(byMetadata.dups) == 0 {
 		t.Fatalf("%d members, %d duplicates: the input does not test much", len(byMetadata.members), len(byMetadata.dups))
 	}
-	a, b := dumps(t, byMetadata), dumps(t, byMapping)
-	for name := range a {
-		if a[name] != b[name] {
-			t.Fatalf("%s differs:\n%s\nvs\n%s", name, a[name], b[name])
+	sameDumps(t, "metadata", byMetadata, "mapping", byMapping)
+
+	// The same file joined with the users partition by partition, past its share of memory.
+	for _, limit := range []int64{32 << 10, 96 << 10} {
+		joined := runPlan(t, cfg, env, withMappingBytes(limit))
+		sameDumps(t, "mapping", byMapping, fmt.Sprintf("mapping joined at %d bytes", limit), joined)
+		if parts, _ := joined.res.Details["mapping_partitions"].(int); parts < 2 {
+			t.Fatalf("at %d bytes: details %v, want the join", limit, joined.res.Details)
+		}
+	}
+}
+
+// sameDumps fails unless plans a and b (named na and nb) have the same rows in every file.
+func sameDumps(t *testing.T, na string, a planOut, nb string, b planOut) {
+	t.Helper()
+	da, db := dumps(t, a), dumps(t, b)
+	for name := range da {
+		if da[name] != db[name] {
+			t.Fatalf("%s: %s and %s differ:\n%s\nvs\n%s", name, na, nb, da[name], db[name])
+		}
+	}
+}
+
+// TestMappingJoinMatchesIndex plans users with every kind of mapping row through the in-memory
+// index and through the join at several partition counts: users keyed by user id (canonical,
+// in upper case, other shapes), by email in another case, by both (the user id's keys come
+// first), listed twice, with an invalid or no email, users the file does not name and rows of
+// users that do not exist.
+func TestMappingJoinMatchesIndex(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	var (
+		users []schemas.User
+		file  strings.Builder
+	)
+	file.WriteString("org_key,user_id,email\n")
+	for i := range 1500 {
+		id := randomUserID(r)
+		switch i % 5 {
+		case 1:
+			id = strings.ToUpper(id)
+		case 2:
+			id = fmt.Sprintf("legacy-%d", i)
+		}
+		email := fmt.Sprintf("user%d@corp%d.example", i, i%7)
+		u := user(id, email, i%3 != 0)
+		switch i % 11 {
+		case 3:
+			u.Emails = nil
+		case 4:
+			u.Emails[0].Email = "not an email"
+		}
+		users = append(users, u)
+		org := func() string { return fmt.Sprintf("org-%d", r.IntN(30)) }
+		switch i % 6 {
+		case 0, 1:
+			fmt.Fprintf(&file, "%s,%s,\n%s,%s,\n", org(), id, org(), id)
+		case 2:
+			fmt.Fprintf(&file, "%s,,%s\n", org(), strings.ToUpper(email))
+		case 3:
+			fmt.Fprintf(&file, "%s,,%s\n%s,%s,%s\n", org(), email, org(), id, "ignored@x.io")
+		case 4:
+			fmt.Fprintf(&file, "%s,%s,\n", org(), randomUserID(r)) // nobody's
+		}
+	}
+	r.Shuffle(len(users), func(i, j int) { users[i], users[j] = users[j], users[i] })
+	cfg := DefaultConfig()
+	cfg.Organizations.Strategy = StrategyMapping
+	cfg.Organizations.MappingFile = writeFile(t, "map.csv", file.String())
+	env := writeUsers(t, users, schemas.WithRowGroupRows(100))
+	indexed := runPlan(t, cfg, env)
+	if len(indexed.members) < 700 || len(indexed.rejects) < 300 {
+		t.Fatalf("%d members, %d rejects: the input does not test much", len(indexed.members), len(indexed.rejects))
+	}
+	for _, limit := range []int64{16 << 10, 48 << 10} {
+		for _, workers := range []int{1, 2} {
+			joined := runPlan(t, cfg, env, withMappingBytes(limit), WithWorkers(workers))
+			sameDumps(t, "indexed", indexed, fmt.Sprintf("joined at %d bytes, %d workers", limit, workers), joined)
+			if parts, _ := joined.res.Details["mapping_partitions"].(int); parts < 2 {
+				t.Fatalf("details %v, want the join", joined.res.Details)
+			}
+			if entries, err := os.ReadDir(env.Dir.Path(spillDir)); err == nil {
+				t.Fatalf("spill folder left behind: %v", entries)
+			}
+		}
+	}
+}
+
+// TestMappingJoinBadRow checks that a bad row past the point where the index passed its share is
+// reported as from the in-memory index: file, line, column, exit code 4, nothing written.
+func TestMappingJoinBadRow(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	var file strings.Builder
+	file.WriteString("user_id,email,org_key\n")
+	for i := range 5000 {
+		fmt.Fprintf(&file, "%s,,org-%d\n", randomUserID(r), i%50)
+	}
+	file.WriteString(",not-an-email,org-1\n")
+	cfg := DefaultConfig()
+	cfg.Organizations.Strategy = StrategyMapping
+	cfg.Organizations.MappingFile = writeFile(t, "map.csv", file.String())
+	env := writeUsers(t, []schemas.User{user("u1", "a@x.io", true, "a")})
+	for _, limit := range []int64{0, 64 << 10} {
+		_, err := tryPlan(t, cfg, env, withMappingBytes(limit))
+		if want := "map.csv: line 5002, column 2 (email): invalid email"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("limit %d: err = %v, want it to contain %q", limit, err, want)
+		}
+		if pipeline.ExitCode(err) != pipeline.ExitConfig {
+			t.Fatalf("limit %d: exit code %d", limit, pipeline.ExitCode(err))
+		}
+		if _, err := os.Stat(env.Dir.Path(schemas.Members.Path())); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("limit %d: members file written after an error: %v", limit, err)
 		}
 	}
 }

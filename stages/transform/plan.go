@@ -124,12 +124,15 @@ type userPlan struct {
 	pl         payload
 	// name holds the bytes of pl.name.
 	name []byte
+	// mapped, with strategy mapping when the mapping file was joined with the users instead of
+	// indexed (mappingJoin), are the user's keys from it; the caller sets them before plan.
+	mapped []string
 }
 
 // plan applies the rules to u. The plan's strings may alias u's and out's own buffers, which
 // the next plan into out overwrites; the caller copies what it keeps.
 func (p *planner) plan(u *schemas.User, out *userPlan) {
-	*out = userPlan{keys: out.keys[:0], keyRejects: out.keyRejects[:0], name: out.name[:0]}
+	*out = userPlan{keys: out.keys[:0], keyRejects: out.keyRejects[:0], name: out.name[:0], mapped: out.mapped}
 	rej := func(reason, field, raw, detail string) {
 		out.rejected = true
 		out.reject = schemas.Reject{SourceUserID: u.UserID, Scope: scopeUser, Reason: reason,
@@ -244,8 +247,12 @@ func (p *planner) orgKeys(u *schemas.User, email string, hasTrusted bool, out *u
 		}
 		keys = append(out.keys, d)
 	case StrategyMapping:
-		keys = p.mapping.appendUserKeys(out.keys, u.UserID)
-		keys = p.mapping.appendEmailKeys(keys, email)
+		if p.mapping != nil {
+			keys = p.mapping.appendUserKeys(out.keys, u.UserID)
+			keys = p.mapping.appendEmailKeys(keys, email)
+		} else {
+			keys = append(out.keys, out.mapped...)
+		}
 		if len(keys) == 0 {
 			return "user_id", u.UserID, "no row for this user_id or email in the mapping file"
 		}

@@ -152,8 +152,14 @@ type usersReader struct {
 }
 
 // openUsers checks that path is a users file of the version this tool reads (through
-// schemas.Open), then opens it again reading only the needed columns.
+// schemas.Open), then opens it again reading only the needed columns (neededLeaves).
 func openUsers(ctx context.Context, path string, alloc memory.Allocator) (*usersReader, error) {
+	return openUserLeaves(ctx, path, alloc, neededLeaves)
+}
+
+// openUserLeaves is openUsers reading only the given leaves (dotted paths without the list
+// levels).
+func openUserLeaves(ctx context.Context, path string, alloc memory.Allocator, needed map[string]bool) (*usersReader, error) {
 	check, err := schemas.Open(path, schemas.Users, schemas.WithReaderAllocator(alloc))
 	if err != nil {
 		return nil, err
@@ -181,7 +187,7 @@ func openUsers(ctx context.Context, path string, alloc memory.Allocator) (*users
 				parts = append(parts, p)
 			}
 		}
-		if neededLeaves[strings.Join(parts, ".")] {
+		if needed[strings.Join(parts, ".")] {
 			leaves = append(leaves, i)
 		}
 	}

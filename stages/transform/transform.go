@@ -171,6 +171,8 @@ type run struct {
 	orgFile map[string]*orgRow
 	pws     *passwordIndex
 	store   *store
+	// mjoin, when the mapping file's index passed its share, gives the scan each user's keys.
+	mjoin *mappingJoin
 
 	mu      sync.Mutex
 	rejects *rejectSet
@@ -182,8 +184,9 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	env := t.env
 	res := &pipeline.Result{Inputs: []string{schemas.Users.Path()}, Counts: map[string]int64{}, Details: map[string]any{}}
 	var (
-		m   *mapping
-		err error
+		m    *mapping
+		over *mappingOverflow
+		err  error
 	)
 	if f := t.cfg.Organizations.File; f != "" {
 		if t.orgFile, err = readOrganizationsFile(f); err != nil {
@@ -193,11 +196,13 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	}
 	if f := t.cfg.Organizations.MappingFile; f != "" {
 		t0 := time.Now()
-		if m, err = readMappingFile(f, t.opts.mapBytes); err != nil {
+		if m, over, err = readMappingFile(f, t.opts.mapBytes); err != nil {
 			return nil, pipeline.WithExitCode(err, pipeline.ExitConfig)
 		}
 		t.logPhase("mapping", t0)
-		res.Details["mapping_rows"], res.Details["mapping_index_bytes"] = m.rows(), m.size()
+		if m != nil {
+			res.Details["mapping_rows"], res.Details["mapping_index_bytes"] = m.rows(), m.size()
+		}
 		res.Inputs = append(res.Inputs, absPath(f))
 	}
 
@@ -225,6 +230,18 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	defer t.store.cleanup()
 	t.rejects = newRejectSet(t.opts.spillBytes/runShare, t.store.dir, t.store.meta, t.opts.alloc)
 	t.dups = newDuplicateSet(t.opts.spillBytes/runShare, t.store.dir, t.store.meta, t.opts.alloc)
+	if over != nil {
+		// The mapping file's index passed its share: join it with the users instead.
+		t0 := time.Now()
+		t.mjoin, err = joinMapping(ctx, t.cfg.Organizations.MappingFile, over, t.opts.mapBytes, t.store.dir, usersPath,
+			t.opts.alloc, t.opts.workers)
+		if err != nil {
+			return nil, err
+		}
+		defer t.mjoin.close()
+		t.logPhase("mapping join", t0)
+		res.Details["mapping_partitions"], res.Details["mapping_partition_peak_bytes"] = t.mjoin.parts, t.mjoin.peak.Load()
+	}
 	if f := t.cfg.Passwords.HashesFile; f != "" {
 		t0 := time.Now()
 		o := hashOptions{limit: t.opts.pwBytes, parts: t.opts.pwParts, splitFloor: t.opts.pwSplitFloor, dir: t.store.dir}
@@ -330,17 +347,27 @@ func (t *run) logPhase(phase string, start time.Time) {
 func (t *run) scan(ctx context.Context, users *usersReader, usersPath string, p *planner, progress pipeline.Progress) error {
 	g, ctx := errgroup.WithContext(ctx)
 	type seqBatch struct {
-		seq int64
-		b   arrow.RecordBatch
+		seq  int64
+		b    arrow.RecordBatch
+		keys *batchKeys // the mapping join's keys of the batch's users, if joined
 	}
 	batches := make(chan seqBatch, t.opts.workers)
 	g.Go(func() error {
 		defer close(batches)
+		first := 0
 		for seq := int64(0); users.rr.Next(); seq++ {
 			b := users.rr.RecordBatch()
+			var keys *batchKeys
+			if t.mjoin != nil {
+				var err error
+				if keys, err = t.mjoin.batch(first, int(b.NumRows())); err != nil {
+					return err
+				}
+			}
+			first += int(b.NumRows())
 			b.Retain()
 			select {
-			case batches <- seqBatch{seq, b}:
+			case batches <- seqBatch{seq, b, keys}:
 			case <-ctx.Done():
 				b.Release()
 				return ctx.Err()
@@ -356,7 +383,7 @@ func (t *run) scan(ctx context.Context, users *usersReader, usersPath string, p 
 			w := &worker{run: t, p: p}
 			for sb := range batches {
 				rows := sb.b.NumRows()
-				err := w.batch(sb.seq, sb.b)
+				err := w.batch(sb.seq, sb.b, sb.keys)
 				sb.b.Release()
 				if err != nil {
 					t.store.abort(err)
@@ -386,8 +413,9 @@ type worker struct {
 	ledger ledger
 }
 
-// batch plans the users of record batch number seq.
-func (w *worker) batch(seq int64, b arrow.RecordBatch) error {
+// batch plans the users of record batch number seq; keys, when the mapping file was joined, are
+// their organization keys.
+func (w *worker) batch(seq int64, b arrow.RecordBatch, keys *batchKeys) error {
 	cols, err := bindUserColumns(b)
 	if err != nil {
 		return fmt.Errorf("read users: %w", err)
@@ -396,6 +424,9 @@ func (w *worker) batch(seq int64, b arrow.RecordBatch) error {
 	var rejects []schemas.Reject
 	for i := range int(b.NumRows()) {
 		cols.row(i, &w.u)
+		if keys != nil {
+			w.plan.mapped = keys.of(i)
+		}
 		w.p.plan(&w.u, &w.plan)
 		w.ledger.users.add(w.u.UserID, "")
 		if w.plan.rejected {

@@ -1,0 +1,410 @@
+package transform
+
+import (
+	"container/heap"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stytch-migrate/stytch-migrate/internal/stytchid"
+	"github.com/stytch-migrate/stytch-migrate/pipeline"
+	"github.com/stytch-migrate/stytch-migrate/schemas"
+)
+
+// Mapping join settings.
+const (
+	// mappingHeadroom: each partition aims at 1/mappingHeadroom of half the index's share. The
+	// partition count is estimated from the part of the file read when the index passed its
+	// share, which may not be like the rest (say user id rows first, longer email rows last).
+	mappingHeadroom = 2
+	// The mapping join's files in the spill folder, by partition number: the mapping file's
+	// rows, the users' probes, the organizations found for them.
+	mappingRowsFile    = "mapping-%04d.bin"
+	mappingProbesFile  = "mapping-probes-%04d.bin"
+	mappingMatchesFile = "mapping-matches-%04d.bin"
+)
+
+// probeLeaves are the users file's columns the mapping join's probes need.
+var probeLeaves = map[string]bool{"user_id": true, "emails.email": true, "emails.verified": true}
+
+// mappingJoin joins a mapping file whose index would not fit in its share of memory with the
+// users, before the scan, a partition at a time:
+//
+//  1. The file is read again from the start and each row written to a partition file by a hash
+//     of its owner (kind and key), so every owner's rows are in one partition, in file order.
+//     The organization keys stay interned in memory: they are few.
+//  2. The users file is read for its user ids and emails only. Each user becomes two probes,
+//     its user id (packed when canonical, as the rows' are) and its normalized primary email,
+//     written to the partitions of those keys in user order.
+//  3. Each partition is loaded alone into a mapping index, two at a time (joinWorkers), and its
+//     probes looked up. What they find, the organizations in file order, goes to the
+//     partition's match file, still in user order.
+//  4. The scan reads the match files merged by user (batchKeys): each user gets the keys of its
+//     user id's rows, then those of its email's, as from the in-memory index.
+//
+// So memory holds two partitions' indexes, whatever the file's size. The rules do not change:
+// the planner takes the keys the join found instead of looking them up.
+type mappingJoin struct {
+	dir   string
+	parts int
+	orgs  *stringDict
+	// peak is the largest index a partition took, in bytes, without the organization keys.
+	peak atomic.Int64
+	// The scan's cursor over the match files: the sources, and the organizations found for the
+	// user at hand by user id and by email.
+	sources     matchHeap
+	user, email []uint32
+}
+
+// joinMapping joins the mapping file at path, whose index passed limit as over says, with the
+// users of usersPath, in the spill folder dir (steps 1 to 3 of mappingJoin). Errors in the
+// mapping file carry pipeline.ExitConfig.
+func joinMapping(ctx context.Context, path string, over *mappingOverflow, limit int64, dir, usersPath string,
+	alloc memory.Allocator, workers int) (*mappingJoin, error) {
+	total := float64(over.size) / max(over.progress, 1e-6)
+	parts := min(max(int(math.Ceil(mappingHeadroom*joinWorkers*total/float64(max(limit, 1)))), 2), maxJoinParts)
+	j := &mappingJoin{dir: dir, parts: parts, orgs: newStringDict()}
+	if err := j.writeRows(path); err != nil {
+		return nil, err
+	}
+	if err := j.writeProbes(ctx, usersPath, alloc); err != nil {
+		return nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	var next atomic.Int64
+	for range min(max(workers, 1), joinWorkers, parts) {
+		g.Go(func() error {
+			var b frameBufs
+			for q := int(next.Add(1) - 1); q < parts; q = int(next.Add(1) - 1) {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				if err := j.matchPartition(q, &b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for q := range parts {
+		src, err := openMatches(j.path(mappingMatchesFile, q), "mapping matches")
+		if err != nil {
+			j.close()
+			return nil, err
+		}
+		if src != nil {
+			j.sources = append(j.sources, src)
+		}
+	}
+	heap.Init(&j.sources)
+	return j, nil
+}
+
+// path returns the path of partition q's file of the given pattern (mappingRowsFile...).
+func (j *mappingJoin) path(pattern string, q int) string {
+	return filepath.Join(j.dir, fmt.Sprintf(pattern, q))
+}
+
+// appendMappingKey appends the key of an owner as the join writes it: its kind, then the owner.
+func appendMappingKey(dst []byte, kind int, owner string) []byte {
+	return append(append(dst, byte(kind)), owner...)
+}
+
+// writeRows writes every row of the mapping file to its partition (step 1): the owner's key,
+// framed, then the organization's index in j.orgs.
+func (j *mappingJoin) writeRows(path string) error {
+	files := make([]*stream, j.parts)
+	defer func() {
+		for _, s := range files {
+			s.close()
+		}
+	}()
+	for q := range files {
+		var err error
+		if files[q], err = createStream(j.path(mappingRowsFile, q), "mapping partition", joinBuffer); err != nil {
+			return err
+		}
+	}
+	var (
+		b    frameBufs
+		werr error
+	)
+	err := eachMappingRow(path, func(_ *csvTable, kind int, owner, key string) error {
+		b.key = appendMappingKey(b.key[:0], kind, owner)
+		b.buf = binary.AppendUvarint(appendFrame(b.buf[:0], bytesString(b.key)), uint64(j.orgs.intern(key)))
+		if _, werr = files[partitionOf(bytesString(b.key), j.parts)].w.Write(b.buf); werr != nil {
+			werr = fmt.Errorf("write mapping partition: %w", werr)
+		}
+		return werr
+	})
+	switch {
+	case werr != nil:
+		return werr
+	case err != nil:
+		return pipeline.WithExitCode(fmt.Errorf("read mapping file: %w", err), pipeline.ExitConfig)
+	}
+	for _, s := range files {
+		if err := s.finish(); err != nil {
+			return fmt.Errorf("write mapping partition: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeProbes writes two probes per user of the users file (step 2): its user id and its
+// normalized primary email (when it has a valid one), numbered by the user's row.
+func (j *mappingJoin) writeProbes(ctx context.Context, usersPath string, alloc memory.Allocator) error {
+	paths := make([]string, j.parts)
+	for q := range paths {
+		paths[q] = j.path(mappingProbesFile, q)
+	}
+	probes, err := createProbeFiles(paths, "mapping probes")
+	defer probes.close()
+	if err != nil {
+		return err
+	}
+	users, err := openUserLeaves(ctx, usersPath, alloc, probeLeaves)
+	if err != nil {
+		return fmt.Errorf("read users: %w", err)
+	}
+	defer users.Close()
+	var (
+		b      frameBufs
+		emails []schemas.Email
+		packed []byte
+	)
+	n := 0
+	for users.rr.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cols, err := bindProbeColumns(users.rr.RecordBatch())
+		if err != nil {
+			return fmt.Errorf("read users: %s: %w", usersPath, err)
+		}
+		for i := range cols.rows {
+			if id := str(cols.userID, i); id != "" {
+				kind, owner := mapOtherID, id
+				var ok bool
+				if packed, ok = stytchid.AppendPacked(packed[:0], id); ok {
+					kind, owner = mapPackedID, bytesString(packed)
+				}
+				b.key = appendMappingKey(b.key[:0], kind, owner)
+				if err := probes.add(&b, partitionOf(bytesString(b.key), j.parts), n); err != nil {
+					return err
+				}
+			}
+			emails = cols.emailsOf(i, emails[:0])
+			if pi := primaryEmail(emails); pi >= 0 {
+				if email, valid, _ := normalizeEmail(emails[pi].Email); valid {
+					b.key = appendMappingKey(b.key[:0], mapEmail, email)
+					if err := probes.add(&b, partitionOf(bytesString(b.key), j.parts), n); err != nil {
+						return err
+					}
+				}
+			}
+			n++
+		}
+	}
+	if err := users.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read users: %s: %w", usersPath, err)
+	}
+	return probes.finish()
+}
+
+// probeColumns are the columns of a users record batch the probes need.
+type probeColumns struct {
+	rows      int
+	userID    *array.String
+	emails    *array.List
+	emailAddr *array.String
+	verified  *array.Boolean
+}
+
+// bindProbeColumns finds the probes' columns in rec, which has only those.
+func bindProbeColumns(rec arrow.RecordBatch) (*probeColumns, error) {
+	c := &probeColumns{rows: int(rec.NumRows())}
+	for i, f := range rec.Schema().Fields() {
+		switch f.Name {
+		case "user_id":
+			c.userID, _ = rec.Column(i).(*array.String)
+		case "emails":
+			c.emails, _ = rec.Column(i).(*array.List)
+		}
+	}
+	if c.userID == nil || c.emails == nil {
+		return nil, errors.New("users file has no user_id or emails column")
+	}
+	st, ok := c.emails.ListValues().(*array.Struct)
+	if !ok {
+		return nil, fmt.Errorf("users file: emails is %s, want a list of structs", c.emails.DataType())
+	}
+	for i, f := range st.DataType().(*arrow.StructType).Fields() {
+		switch f.Name {
+		case "email":
+			c.emailAddr, _ = st.Field(i).(*array.String)
+		case "verified":
+			c.verified, _ = st.Field(i).(*array.Boolean)
+		}
+	}
+	if c.emailAddr == nil || c.verified == nil {
+		return nil, fmt.Errorf("users file has no email or verified field in %s", c.emails.DataType())
+	}
+	return c, nil
+}
+
+// emailsOf appends the emails of row i to dst.
+func (c *probeColumns) emailsOf(i int, dst []schemas.Email) []schemas.Email {
+	if c.emails.IsNull(i) {
+		return dst
+	}
+	start, end := c.emails.ValueOffsets(i)
+	for k := int(start); k < int(end); k++ {
+		dst = append(dst, schemas.Email{Email: str(c.emailAddr, k), Verified: c.verified.Value(k)})
+	}
+	return dst
+}
+
+// matchPartition loads partition q's rows into an index and writes what its probes find to
+// its match file (step 3): user number (delta), owner kind, then, framed, the number of
+// organizations and their indexes. It is safe to call for different partitions at once, with
+// different buffers b.
+func (j *mappingJoin) matchPartition(q int, b *frameBufs) error {
+	idx := newMapping()
+	idx.orgs = j.orgs
+	rows := &stream{path: j.path(mappingRowsFile, q), size: joinBuffer}
+	f, r, err := rows.open()
+	if err != nil {
+		return fmt.Errorf("read mapping partition: %w", err)
+	}
+	for {
+		err := readFrame(r, &b.key)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var org uint64
+		if err == nil {
+			org, err = binary.ReadUvarint(r)
+		}
+		if err == nil && (len(b.key) == 0 || int(b.key[0]) >= mapKinds || org >= uint64(j.orgs.len())) {
+			err = errors.New("bad row")
+		}
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("read mapping partition: %s: %w", rows.path, unexpectedEOF(err))
+		}
+		idx.addOrg(int(b.key[0]), bytesString(b.key[1:]), uint32(org)) // the index copies the key
+	}
+	f.Close()
+	// The organization dictionary is the join's, shared by every partition.
+	size := idx.size() - j.orgs.size()
+	for peak := j.peak.Load(); size > peak && !j.peak.CompareAndSwap(peak, size); {
+		peak = j.peak.Load()
+	}
+	var orgs []uint32
+	err = writeMatches(j.path(mappingProbesFile, q), j.path(mappingMatchesFile, q), "mapping", b, func() bool {
+		orgs = idx.appendOrgs(orgs[:0], int(b.key[0]), bytesString(b.key[1:]))
+		b.body = binary.AppendUvarint(b.body[:0], uint64(len(orgs)))
+		for _, o := range orgs {
+			b.body = binary.AppendUvarint(b.body, uint64(o))
+		}
+		return len(orgs) > 0
+	})
+	if err != nil {
+		return err
+	}
+	return os.Remove(rows.path)
+}
+
+// batchKeys holds the organization keys of a batch of users: user i's are
+// keys[offs[i]:offs[i+1]]. The strings are the join's.
+type batchKeys struct {
+	offs []int
+	keys []string
+}
+
+// of returns the keys of user i of the batch.
+func (k *batchKeys) of(i int) []string { return k.keys[k.offs[i]:k.offs[i+1]] }
+
+// batch returns the keys of users first to first+n-1 (step 4). Batches are asked for in order.
+func (j *mappingJoin) batch(first, n int) (*batchKeys, error) {
+	k := &batchKeys{offs: make([]int, 1, n+1)}
+	for u := first; u < first+n; u++ {
+		j.user, j.email = j.user[:0], j.email[:0]
+		for len(j.sources) > 0 && j.sources[0].n <= u {
+			src := j.sources[0]
+			if src.n == u {
+				var err error
+				if src.kind == mapEmail {
+					j.email, err = decodeOrgList(j.email, src.body, j.orgs.len())
+				} else {
+					j.user, err = decodeOrgList(j.user, src.body, j.orgs.len())
+				}
+				if err != nil {
+					return nil, fmt.Errorf("read mapping matches: %s: %w", src.path, err)
+				}
+			}
+			ok, err := src.next()
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				heap.Fix(&j.sources, 0)
+			} else {
+				src.f.Close()
+				heap.Pop(&j.sources)
+			}
+		}
+		for _, o := range j.user {
+			k.keys = append(k.keys, j.orgs.key(o))
+		}
+		for _, o := range j.email {
+			k.keys = append(k.keys, j.orgs.key(o))
+		}
+		k.offs = append(k.offs, len(k.keys))
+	}
+	return k, nil
+}
+
+// decodeOrgList appends the organization indexes of a match's body to dst; each must be below
+// orgs.
+func decodeOrgList(dst []uint32, body []byte, orgs int) ([]uint32, error) {
+	count, k := binary.Uvarint(body)
+	if k <= 0 {
+		return dst, errors.New("bad match")
+	}
+	body = body[k:]
+	for range count {
+		o, k := binary.Uvarint(body)
+		if k <= 0 || o >= uint64(orgs) {
+			return dst, errors.New("bad match")
+		}
+		dst, body = append(dst, uint32(o)), body[k:]
+	}
+	return dst, nil
+}
+
+// close closes the match files still open (the stage removes the spill folder).
+func (j *mappingJoin) close() {
+	if j == nil {
+		return
+	}
+	for _, src := range j.sources {
+		src.f.Close()
+	}
+	j.sources = nil
+}
