@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/stytch-migrate/stytch-migrate/internal/stytchid"
 )
@@ -26,6 +27,9 @@ const (
 	mapOtherID         // any other user id, as text
 	mapEmail           // a normalized email
 	mapKinds
+	// mapUserText asks a lookup for a user id as text: mapPackedID when it packs, else
+	// mapOtherID.
+	mapUserText = mapKinds
 )
 
 // mapping is the content of a mapping file: for each owner (a user id or a normalized email), the
@@ -45,6 +49,9 @@ type mapping struct {
 type mappingOwners struct {
 	dict        *stringDict
 	first, last []uint32
+	// seen, once the index is complete (track), has a bit per owner: set when a user of the
+	// extract has that user id or primary email. Lookups set it, concurrently.
+	seen []uint64
 }
 
 func newMapping() *mapping {
@@ -67,6 +74,32 @@ func (m *mapping) size() int64 {
 // rows is the number of rows in the index.
 func (m *mapping) rows() int { return len(m.org) }
 
+// track makes lookups record the owners they find, for unmatched. The index must be complete.
+func (m *mapping) track() {
+	for k := range m.owners {
+		m.owners[k].seen = make([]uint64, m.owners[k].dict.len()/64+1)
+	}
+}
+
+// unmatched returns the number of rows whose owner no lookup found since track.
+func (m *mapping) unmatched() int64 {
+	var n int64
+	for _, o := range m.owners {
+		for i := range o.first {
+			if o.seen[i/64]&(1<<(i%64)) == 0 {
+				for row := o.first[i] + 1; row != 0; row = m.next[row-1] {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// markUser records that a user of the extract has user id id (see unmatched), for a user whose
+// organizations are not looked up.
+func (m *mapping) markUser(id string) { m.chain(mapUserText, id) }
+
 // add appends a row: owner, of kind, is in the organization key.
 func (m *mapping) add(kind int, owner, key string) { m.addOrg(kind, owner, m.orgs.intern(key)) }
 
@@ -87,11 +120,7 @@ func (m *mapping) addOrg(kind int, owner string, org uint32) {
 // appendUserKeys appends the organization keys of the rows of user id to keys, in the file's
 // order. The strings are the index's: they stay valid as long as it does.
 func (m *mapping) appendUserKeys(keys []string, id string) []string {
-	var buf [stytchid.PackedLen]byte
-	if p, ok := stytchid.AppendPacked(buf[:0], id); ok {
-		return m.appendKeys(keys, mapPackedID, bytesString(p))
-	}
-	return m.appendKeys(keys, mapOtherID, id)
+	return m.appendKeys(keys, mapUserText, id)
 }
 
 // appendEmailKeys appends the organization keys of the rows of a normalized email to keys.
@@ -116,13 +145,27 @@ func (m *mapping) appendOrgs(dst []uint32, kind int, owner string) []uint32 {
 }
 
 // chain returns the number of owner's first row plus one, 0 when it has none; m.next links the
-// others.
+// others. A found owner is marked seen (see track).
 func (m *mapping) chain(kind int, owner string) uint32 {
-	o := &m.owners[kind]
-	if i, ok := o.dict.lookup(owner); ok {
-		return o.first[i] + 1
+	var buf [stytchid.PackedLen]byte
+	if kind == mapUserText {
+		kind = mapOtherID
+		if p, ok := stytchid.AppendPacked(buf[:0], owner); ok {
+			kind, owner = mapPackedID, bytesString(p)
+		}
 	}
-	return 0
+	o := &m.owners[kind]
+	i, ok := o.dict.lookup(owner)
+	if !ok {
+		return 0
+	}
+	if o.seen != nil {
+		w, bit := &o.seen[i/64], uint64(1)<<(i%64)
+		if atomic.LoadUint64(w)&bit == 0 {
+			atomic.OrUint64(w, bit)
+		}
+	}
+	return o.first[i] + 1
 }
 
 // readMappingFile reads the mapping CSV into an index of up to limit bytes (no bound when 0).
@@ -148,6 +191,7 @@ func readMappingFile(path string, limit int64) (*mapping, *mappingOverflow, erro
 	case limit > 0 && m.size() > limit:
 		return nil, &mappingOverflow{size: m.size(), rows: m.rows(), progress: 1}, nil
 	}
+	m.track()
 	return m, nil, nil
 }
 

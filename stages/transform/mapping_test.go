@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -92,7 +93,14 @@ func TestMappingPlansAsMetadata(t *testing.T) {
 	if len(byMetadata.members) < 3000 || len(byMetadata.dups) == 0 {
 		t.Fatalf("%d members, %d duplicates: the input does not test much", len(byMetadata.members), len(byMetadata.dups))
 	}
-	sameDumps(t, "metadata", byMetadata, "mapping", byMapping)
+	// Every row names a user (the email rows only valid primary emails).
+	if n, ok := byMapping.res.Counts[CountMappingUnmatched]; !ok || n != 0 {
+		t.Fatalf("unmatched mapping rows: %d (counted: %t), want 0", n, ok)
+	}
+	metadataCounts := maps.Clone(byMapping.res.Counts)
+	delete(metadataCounts, CountMappingUnmatched)
+	sameDumps(t, "metadata", byMetadata, "mapping", planOut{res: &pipeline.Result{Counts: metadataCounts},
+		orgs: byMapping.orgs, members: byMapping.members, dups: byMapping.dups, rejects: byMapping.rejects})
 
 	// The same file joined with the users partition by partition, past its share of memory.
 	for _, limit := range []int64{32 << 10, 96 << 10} {
@@ -123,8 +131,9 @@ func sameDumps(t *testing.T, na string, a planOut, nb string, b planOut) {
 func TestMappingJoinMatchesIndex(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	var (
-		users []schemas.User
-		file  strings.Builder
+		users     []schemas.User
+		file      strings.Builder
+		unmatched int64 // rows naming nobody's user id, or an email that is nobody's valid primary
 	)
 	file.WriteString("org_key,user_id,email\n")
 	for i := range 1500 {
@@ -145,6 +154,9 @@ func TestMappingJoinMatchesIndex(t *testing.T) {
 		}
 		users = append(users, u)
 		org := func() string { return fmt.Sprintf("org-%d", r.IntN(30)) }
+		if badEmail := i%11 == 3 || i%11 == 4; badEmail && (i%6 == 2 || i%6 == 3) || i%6 == 4 {
+			unmatched++
+		}
 		switch i % 6 {
 		case 0, 1:
 			fmt.Fprintf(&file, "%s,%s,\n%s,%s,\n", org(), id, org(), id)
@@ -165,12 +177,18 @@ func TestMappingJoinMatchesIndex(t *testing.T) {
 	if len(indexed.members) < 700 || len(indexed.rejects) < 300 {
 		t.Fatalf("%d members, %d rejects: the input does not test much", len(indexed.members), len(indexed.rejects))
 	}
+	if got := indexed.res.Counts[CountMappingUnmatched]; got != unmatched {
+		t.Fatalf("indexed: %d unmatched rows, want %d", got, unmatched)
+	}
 	for _, limit := range []int64{16 << 10, 48 << 10} {
 		for _, workers := range []int{1, 2} {
 			joined := runPlan(t, cfg, env, withMappingBytes(limit), WithWorkers(workers))
 			sameDumps(t, "indexed", indexed, fmt.Sprintf("joined at %d bytes, %d workers", limit, workers), joined)
 			if parts, _ := joined.res.Details["mapping_partitions"].(int); parts < 2 {
 				t.Fatalf("details %v, want the join", joined.res.Details)
+			}
+			if got := joined.res.Counts[CountMappingUnmatched]; got != unmatched {
+				t.Fatalf("joined: %d unmatched rows, want %d", got, unmatched)
 			}
 			if entries, err := os.ReadDir(env.Dir.Path(spillDir)); err == nil {
 				t.Fatalf("spill folder left behind: %v", entries)

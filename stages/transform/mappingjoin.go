@@ -61,6 +61,8 @@ type mappingJoin struct {
 	orgs  *stringDict
 	// peak is the largest index a partition took, in bytes, without the organization keys.
 	peak atomic.Int64
+	// unmatched counts the rows whose owner no probe found (see mapping.unmatched).
+	unmatched atomic.Int64
 	// The scan's cursor over the match files: the sources, and the organizations found for the
 	// user at hand by user id and by email.
 	sources     matchHeap
@@ -310,6 +312,7 @@ func (j *mappingJoin) matchPartition(q int, b *frameBufs) error {
 		idx.addOrg(int(b.key[0]), bytesString(b.key[1:]), uint32(org)) // the index copies the key
 	}
 	f.Close()
+	idx.track()
 	// The organization dictionary is the join's, shared by every partition.
 	size := idx.size() - j.orgs.size()
 	for peak := j.peak.Load(); size > peak && !j.peak.CompareAndSwap(peak, size); {
@@ -327,6 +330,7 @@ func (j *mappingJoin) matchPartition(q int, b *frameBufs) error {
 	if err != nil {
 		return err
 	}
+	j.unmatched.Add(idx.unmatched())
 	return os.Remove(rows.path)
 }
 

@@ -141,22 +141,26 @@ func (p *planner) plan(u *schemas.User, out *userPlan) {
 	// Rule 1: primary email.
 	pi := primaryEmail(u.Emails)
 	if pi < 0 {
+		p.markMapped(u.UserID, "")
 		rej(ReasonNoEmail, "emails", "", "the user has no email address")
 		return
 	}
 	// Rule 2: normalize and validate.
 	email, ok, why := normalizeEmail(u.Emails[pi].Email)
 	if !ok {
+		p.markMapped(u.UserID, "")
 		rej(ReasonInvalidEmail, fmt.Sprintf("emails[%d].email", pi), u.Emails[pi].Email, why)
 		return
 	}
 	trusted, terr := scanMetadata(u.TrustedMetadata)
 	if terr != nil {
+		p.markMapped(u.UserID, email)
 		rej(ReasonInvalidMetadata, "trusted_metadata", u.TrustedMetadata, terr.Error())
 		return
 	}
 	untrusted, uerr := scanMetadata(u.UntrustedMetadata)
 	if uerr != nil {
+		p.markMapped(u.UserID, email)
 		rej(ReasonInvalidMetadata, "untrusted_metadata", u.UntrustedMetadata, uerr.Error())
 		return
 	}
@@ -212,6 +216,19 @@ func (p *planner) plan(u *schemas.User, out *userPlan) {
 				u.UserID, k, scopeMembership, p.orgField(), k, u.SourcePosition
 		}
 		out.keyRejects = append(out.keyRejects, r)
+	}
+}
+
+// markMapped records, for a user rejected before its organizations are looked up, that the rows
+// of the mapping file naming its user id or its (valid) email match a user all the same (see
+// mapping.unmatched).
+func (p *planner) markMapped(id, email string) {
+	if p.mapping == nil {
+		return
+	}
+	p.mapping.markUser(id)
+	if email != "" {
+		p.mapping.chain(mapEmail, email)
 	}
 }
 

@@ -50,6 +50,10 @@ const (
 	CountUserRejects       = "rejects_user"
 	CountMembershipRejects = "rejects_membership"
 	CountPasswordRejects   = "rejects_password"
+	// CountMappingUnmatched (strategy mapping) is the number of rows of the mapping file that
+	// name no user of the extract: a user_id no user has, or an email that is no user's valid
+	// primary email. They plan nothing; many of them suggest a mapping made for other data.
+	CountMappingUnmatched = "mapping_rows_unmatched"
 	// countRejectPrefix starts the per-reason reject counts, e.g. "rejects.no_email".
 	countRejectPrefix = "rejects."
 )
@@ -267,6 +271,14 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	}
 	users.Close() // its buffers are not needed any more
 	users = nil
+	// Nor is the mapping's index, once its unmatched rows are counted.
+	var unmatched int64
+	switch {
+	case m != nil:
+		unmatched = m.unmatched()
+	case t.mjoin != nil:
+		unmatched = t.mjoin.unmatched.Load()
+	}
 	if err := t.store.finishPayloads(); err != nil {
 		return nil, err
 	}
@@ -301,6 +313,13 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	}
 	c[CountUserRejects], c[CountMembershipRejects] = 0, 0
 	maps.Copy(c, t.rejects.counts)
+	if t.cfg.Organizations.Strategy == StrategyMapping {
+		c[CountMappingUnmatched] = unmatched
+	}
+	if n := unmatched; n > 0 && env.Logger != nil {
+		env.Logger.Warn("mapping file rows name no user of the extract", "rows", n,
+			"file", t.cfg.Organizations.MappingFile)
+	}
 	res.Details["strategy"] = t.cfg.Organizations.Strategy
 	res.Details["spilled"] = t.store.spilled()
 	if t.store.spill != nil {
