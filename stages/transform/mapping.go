@@ -36,7 +36,8 @@ const (
 // organization keys of its rows, in the file's order. It holds no Go pointers: owners and keys
 // are interned in stringDicts, and each owner's rows are a chain through two integer arrays, so
 // it takes about 60 bytes per user with one row keyed by a Stytch user id, where Go maps of
-// string slices took about 210. Once read it is read-only, so the scan's workers share it.
+// string slices took about 210. Once read, only its seen bits change (atomically), so the
+// scan's workers share it.
 type mapping struct {
 	owners [mapKinds]mappingOwners
 	orgs   *stringDict
