@@ -97,10 +97,6 @@ func (m *mapping) unmatched() int64 {
 	return n
 }
 
-// markUser records that a user of the extract has user id id (see unmatched), for a user whose
-// organizations are not looked up.
-func (m *mapping) markUser(id string) { m.chain(mapUserText, id) }
-
 // add appends a row: owner, of kind, is in the organization key.
 func (m *mapping) add(kind int, owner, key string) { m.addOrg(kind, owner, m.orgs.intern(key)) }
 
@@ -179,7 +175,7 @@ func readMappingFile(path string, limit int64) (*mapping, *mappingOverflow, erro
 	err := eachMappingRow(path, func(t *csvTable, kind int, owner, key string) error {
 		m.add(kind, owner, key)
 		if limit > 0 && m.rows()%mappingCheckEvery == 0 && m.size() > limit {
-			over = &mappingOverflow{size: m.size(), rows: m.rows(), progress: t.progress()}
+			over = &mappingOverflow{size: m.size(), progress: t.progress()}
 			return errStop
 		}
 		return nil
@@ -190,7 +186,7 @@ func readMappingFile(path string, limit int64) (*mapping, *mappingOverflow, erro
 	case err != nil:
 		return nil, nil, fmt.Errorf("read mapping file: %w", err)
 	case limit > 0 && m.size() > limit:
-		return nil, &mappingOverflow{size: m.size(), rows: m.rows(), progress: 1}, nil
+		return nil, &mappingOverflow{size: m.size(), progress: 1}, nil
 	}
 	m.track()
 	return m, nil, nil
@@ -199,7 +195,6 @@ func readMappingFile(path string, limit int64) (*mapping, *mappingOverflow, erro
 // mappingOverflow says how far readMappingFile read when its index passed its limit.
 type mappingOverflow struct {
 	size     int64   // the index's size
-	rows     int     // the rows in it
 	progress float64 // the part of the file read
 }
 

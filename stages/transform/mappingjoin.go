@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"golang.org/x/sync/errgroup"
 
@@ -194,12 +192,14 @@ func (j *mappingJoin) writeProbes(ctx context.Context, usersPath string, alloc m
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		cols, err := bindProbeColumns(users.rr.RecordBatch())
-		if err != nil {
-			return fmt.Errorf("read users: %s: %w", usersPath, err)
+		rec := users.rr.RecordBatch()
+		cols := batchColumns{rec: rec}
+		ids, list := cols.str("user_id"), cols.emails()
+		if cols.err != nil {
+			return fmt.Errorf("read users: %s: %w", usersPath, cols.err)
 		}
-		for i := range cols.rows {
-			if id := str(cols.userID, i); id != "" {
+		for i := range int(rec.NumRows()) {
+			if id := str(ids, i); id != "" {
 				kind, owner := mapOtherID, id
 				var ok bool
 				if packed, ok = stytchid.AppendPacked(packed[:0], id); ok {
@@ -210,7 +210,7 @@ func (j *mappingJoin) writeProbes(ctx context.Context, usersPath string, alloc m
 					return err
 				}
 			}
-			emails = cols.emailsOf(i, emails[:0])
+			emails = list.appendTo(emails[:0], i)
 			if pi := primaryEmail(emails); pi >= 0 {
 				if email, valid, _ := normalizeEmail(emails[pi].Email); valid {
 					b.key = appendMappingKey(b.key[:0], mapEmail, email)
@@ -226,59 +226,6 @@ func (j *mappingJoin) writeProbes(ctx context.Context, usersPath string, alloc m
 		return fmt.Errorf("read users: %s: %w", usersPath, err)
 	}
 	return probes.finish()
-}
-
-// probeColumns are the columns of a users record batch the probes need.
-type probeColumns struct {
-	rows      int
-	userID    *array.String
-	emails    *array.List
-	emailAddr *array.String
-	verified  *array.Boolean
-}
-
-// bindProbeColumns finds the probes' columns in rec, which has only those.
-func bindProbeColumns(rec arrow.RecordBatch) (*probeColumns, error) {
-	c := &probeColumns{rows: int(rec.NumRows())}
-	for i, f := range rec.Schema().Fields() {
-		switch f.Name {
-		case "user_id":
-			c.userID, _ = rec.Column(i).(*array.String)
-		case "emails":
-			c.emails, _ = rec.Column(i).(*array.List)
-		}
-	}
-	if c.userID == nil || c.emails == nil {
-		return nil, errors.New("users file has no user_id or emails column")
-	}
-	st, ok := c.emails.ListValues().(*array.Struct)
-	if !ok {
-		return nil, fmt.Errorf("users file: emails is %s, want a list of structs", c.emails.DataType())
-	}
-	for i, f := range st.DataType().(*arrow.StructType).Fields() {
-		switch f.Name {
-		case "email":
-			c.emailAddr, _ = st.Field(i).(*array.String)
-		case "verified":
-			c.verified, _ = st.Field(i).(*array.Boolean)
-		}
-	}
-	if c.emailAddr == nil || c.verified == nil {
-		return nil, fmt.Errorf("users file has no email or verified field in %s", c.emails.DataType())
-	}
-	return c, nil
-}
-
-// emailsOf appends the emails of row i to dst.
-func (c *probeColumns) emailsOf(i int, dst []schemas.Email) []schemas.Email {
-	if c.emails.IsNull(i) {
-		return dst
-	}
-	start, end := c.emails.ValueOffsets(i)
-	for k := int(start); k < int(end); k++ {
-		dst = append(dst, schemas.Email{Email: str(c.emailAddr, k), Verified: c.verified.Value(k)})
-	}
-	return dst
 }
 
 // matchPartition loads partition q's rows into an index and writes what its probes find to

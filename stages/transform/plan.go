@@ -124,8 +124,10 @@ type userPlan struct {
 	pl         payload
 	// name holds the bytes of pl.name.
 	name []byte
-	// mapped, with strategy mapping when the mapping file was joined with the users instead of
-	// indexed (mappingJoin), are the user's keys from it; the caller sets them before plan.
+	// mapped, with strategy mapping, are the user's keys from the mapping file: those of its
+	// user id, then those of its email. plan looks them up in the index as the rules reach
+	// them; when the file was joined with the users instead (mappingJoin), the caller sets them
+	// before plan.
 	mapped []string
 }
 
@@ -133,6 +135,11 @@ type userPlan struct {
 // the next plan into out overwrites; the caller copies what it keeps.
 func (p *planner) plan(u *schemas.User, out *userPlan) {
 	*out = userPlan{keys: out.keys[:0], keyRejects: out.keyRejects[:0], name: out.name[:0], mapped: out.mapped}
+	// The mapping file's rows of the user id and the email are looked up (which also counts them
+	// as matched, see mapping.unmatched) as soon as each is known, whatever becomes of the user.
+	if p.mapping != nil {
+		out.mapped = p.mapping.appendUserKeys(out.mapped[:0], u.UserID)
+	}
 	rej := func(reason, field, raw, detail string) {
 		out.rejected = true
 		out.reject = schemas.Reject{SourceUserID: u.UserID, Scope: scopeUser, Reason: reason,
@@ -141,26 +148,25 @@ func (p *planner) plan(u *schemas.User, out *userPlan) {
 	// Rule 1: primary email.
 	pi := primaryEmail(u.Emails)
 	if pi < 0 {
-		p.markMapped(u.UserID, "")
 		rej(ReasonNoEmail, "emails", "", "the user has no email address")
 		return
 	}
 	// Rule 2: normalize and validate.
 	email, ok, why := normalizeEmail(u.Emails[pi].Email)
 	if !ok {
-		p.markMapped(u.UserID, "")
 		rej(ReasonInvalidEmail, fmt.Sprintf("emails[%d].email", pi), u.Emails[pi].Email, why)
 		return
 	}
+	if p.mapping != nil {
+		out.mapped = p.mapping.appendEmailKeys(out.mapped, email)
+	}
 	trusted, terr := scanMetadata(u.TrustedMetadata)
 	if terr != nil {
-		p.markMapped(u.UserID, email)
 		rej(ReasonInvalidMetadata, "trusted_metadata", u.TrustedMetadata, terr.Error())
 		return
 	}
 	untrusted, uerr := scanMetadata(u.UntrustedMetadata)
 	if uerr != nil {
-		p.markMapped(u.UserID, email)
 		rej(ReasonInvalidMetadata, "untrusted_metadata", u.UntrustedMetadata, uerr.Error())
 		return
 	}
@@ -219,19 +225,6 @@ func (p *planner) plan(u *schemas.User, out *userPlan) {
 	}
 }
 
-// markMapped records, for a user rejected before its organizations are looked up, that the rows
-// of the mapping file naming its user id or its (valid) email match a user all the same (see
-// mapping.unmatched).
-func (p *planner) markMapped(id, email string) {
-	if p.mapping == nil {
-		return
-	}
-	p.mapping.markUser(id)
-	if email != "" {
-		p.mapping.chain(mapEmail, email)
-	}
-}
-
 // orgField names the input the organization keys come from.
 func (p *planner) orgField() string {
 	switch p.cfg.Organizations.Strategy {
@@ -264,12 +257,7 @@ func (p *planner) orgKeys(u *schemas.User, email string, hasTrusted bool, out *u
 		}
 		keys = append(out.keys, d)
 	case StrategyMapping:
-		if p.mapping != nil {
-			keys = p.mapping.appendUserKeys(out.keys, u.UserID)
-			keys = p.mapping.appendEmailKeys(keys, email)
-		} else {
-			keys = append(out.keys, out.mapped...)
-		}
+		keys = append(out.keys, out.mapped...)
 		if len(keys) == 0 {
 			return "user_id", u.UserID, "no row for this user_id or email in the mapping file"
 		}

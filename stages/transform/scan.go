@@ -24,74 +24,111 @@ type userColumns struct {
 	trusted, untrusted                              *array.String
 	created                                         *array.Timestamp
 	position                                        *array.Int64
-	emails, phones                                  *array.List
-	emailAddr, phoneNum                             *array.String
-	emailVerified, phoneVerified                    *array.Boolean
+	emails                                          emailColumns
+	phones                                          *array.List
+	phoneNum                                        *array.String
+	phoneVerified                                   *array.Boolean
 }
 
 // bindUserColumns finds the needed columns of rec by name.
 func bindUserColumns(rec arrow.RecordBatch) (*userColumns, error) {
-	col := func(name string) (arrow.Array, error) {
-		idx := rec.Schema().FieldIndices(name)
-		if len(idx) != 1 {
-			return nil, fmt.Errorf("users file has no %s column", name)
-		}
-		return rec.Column(idx[0]), nil
+	b := batchColumns{rec: rec}
+	c := userColumns{
+		userID: b.str("user_id"), externalID: b.str("external_id"), status: b.str("status"),
+		first: b.str("first_name"), middle: b.str("middle_name"), last: b.str("last_name"),
+		trusted: b.str("trusted_metadata"), untrusted: b.str("untrusted_metadata"),
+		emails: b.emails(),
 	}
-	var (
-		c    userColumns
-		errs []error
-	)
-	str := func(name string) *array.String {
-		a, err := col(name)
-		if err != nil {
-			errs = append(errs, err)
-			return nil
-		}
-		return a.(*array.String)
-	}
-	c.userID, c.externalID, c.status = str("user_id"), str("external_id"), str("status")
-	c.first, c.middle, c.last = str("first_name"), str("middle_name"), str("last_name")
-	c.trusted, c.untrusted = str("trusted_metadata"), str("untrusted_metadata")
-	if a, err := col("created_at"); err == nil {
+	if a := b.col("created_at"); a != nil {
 		c.created = a.(*array.Timestamp)
-	} else {
-		errs = append(errs, err)
 	}
-	if a, err := col("source_position"); err == nil {
+	if a := b.col("source_position"); a != nil {
 		c.position = a.(*array.Int64)
-	} else {
-		errs = append(errs, err)
 	}
-	structField := func(l *array.List, name string) arrow.Array {
-		s := l.ListValues().(*array.Struct)
-		i, ok := s.DataType().(*arrow.StructType).FieldIdx(name)
-		if !ok {
-			errs = append(errs, fmt.Errorf("users file has no %s field in %s", name, l.DataType()))
-			return nil
-		}
-		return s.Field(i)
-	}
-	if a, err := col("emails"); err == nil {
-		c.emails = a.(*array.List)
-		if addr, verified := structField(c.emails, "email"), structField(c.emails, "verified"); addr != nil && verified != nil {
-			c.emailAddr, c.emailVerified = addr.(*array.String), verified.(*array.Boolean)
-		}
-	} else {
-		errs = append(errs, err)
-	}
-	if a, err := col("phone_numbers"); err == nil {
+	if a := b.col("phone_numbers"); a != nil {
 		c.phones = a.(*array.List)
-		if num, verified := structField(c.phones, "phone_number"), structField(c.phones, "verified"); num != nil && verified != nil {
+		if num, verified := b.field(c.phones, "phone_number"), b.field(c.phones, "verified"); num != nil && verified != nil {
 			c.phoneNum, c.phoneVerified = num.(*array.String), verified.(*array.Boolean)
 		}
-	} else {
-		errs = append(errs, err)
 	}
-	if len(errs) > 0 {
-		return nil, errs[0]
+	if b.err != nil {
+		return nil, b.err
 	}
 	return &c, nil
+}
+
+// batchColumns finds the columns of a users record batch by name, keeping the first one it
+// could not find as err.
+type batchColumns struct {
+	rec arrow.RecordBatch
+	err error
+}
+
+// col returns column name, or nil when the batch has none.
+func (b *batchColumns) col(name string) arrow.Array {
+	idx := b.rec.Schema().FieldIndices(name)
+	if len(idx) != 1 {
+		b.fail(fmt.Errorf("users file has no %s column", name))
+		return nil
+	}
+	return b.rec.Column(idx[0])
+}
+
+// str returns string column name, or nil when the batch has none.
+func (b *batchColumns) str(name string) *array.String {
+	if a := b.col(name); a != nil {
+		return a.(*array.String)
+	}
+	return nil
+}
+
+// field returns field name of the structs in list l, or nil when they have none.
+func (b *batchColumns) field(l *array.List, name string) arrow.Array {
+	s := l.ListValues().(*array.Struct)
+	i, ok := s.DataType().(*arrow.StructType).FieldIdx(name)
+	if !ok {
+		b.fail(fmt.Errorf("users file has no %s field in %s", name, l.DataType()))
+		return nil
+	}
+	return s.Field(i)
+}
+
+// emails returns the emails column and the fields of it the transform reads.
+func (b *batchColumns) emails() emailColumns {
+	var e emailColumns
+	if a := b.col("emails"); a != nil {
+		e.list = a.(*array.List)
+		if addr, verified := b.field(e.list, "email"), b.field(e.list, "verified"); addr != nil && verified != nil {
+			e.addr, e.verified = addr.(*array.String), verified.(*array.Boolean)
+		}
+	}
+	return e
+}
+
+func (b *batchColumns) fail(err error) {
+	if b.err == nil {
+		b.err = err
+	}
+}
+
+// emailColumns are the emails of a users record batch: the list, and the address and verified
+// flag of its entries.
+type emailColumns struct {
+	list     *array.List
+	addr     *array.String
+	verified *array.Boolean
+}
+
+// appendTo appends the emails of row i to dst.
+func (e *emailColumns) appendTo(dst []schemas.Email, i int) []schemas.Email {
+	if e.list.IsNull(i) {
+		return dst
+	}
+	start, end := e.list.ValueOffsets(i)
+	for j := int(start); j < int(end); j++ {
+		dst = append(dst, schemas.Email{Email: str(e.addr, j), Verified: e.verified.Value(j)})
+	}
+	return dst
 }
 
 // str returns value i of a string array, "" for null.
@@ -114,13 +151,7 @@ func (c *userColumns) row(i int, u *schemas.User) {
 		u.CreatedAt = time.UnixMicro(int64(c.created.Value(i)))
 	}
 	u.SourcePosition = c.position.Value(i)
-	u.Emails = u.Emails[:0]
-	if !c.emails.IsNull(i) {
-		start, end := c.emails.ValueOffsets(i)
-		for j := int(start); j < int(end); j++ {
-			u.Emails = append(u.Emails, schemas.Email{Email: str(c.emailAddr, j), Verified: c.emailVerified.Value(j)})
-		}
-	}
+	u.Emails = c.emails.appendTo(u.Emails[:0], i)
 	u.PhoneNumbers = u.PhoneNumbers[:0]
 	if !c.phones.IsNull(i) {
 		start, end := c.phones.ValueOffsets(i)
