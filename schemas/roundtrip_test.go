@@ -162,12 +162,13 @@ func TestRoundTripEverySchema(t *testing.T) {
 	roundTrip(t, MemberPasswords)
 	roundTrip(t, Rejects)
 	roundTrip(t, Duplicates)
+	roundTrip(t, MappingUnmatched)
 	roundTrip(t, Ledger)
 	roundTrip(t, OrganizationResults)
 	roundTrip(t, MemberResults)
 	roundTrip(t, Drift)
 	roundTrip(t, SpillMemberships)
-	if got, want := len(All()), 12; got != want {
+	if got, want := len(All()), 13; got != want {
 		t.Fatalf("All lists %d schemas, the round trip covers %d", got, want)
 	}
 }

@@ -66,7 +66,7 @@ func (s *Spec[T]) Path() string { return s.path }
 func All() []Schema {
 	return []Schema{
 		Users, BadRecords,
-		Organizations, Members, MemberPasswords, Rejects, Duplicates,
+		Organizations, Members, MemberPasswords, Rejects, Duplicates, MappingUnmatched,
 		Ledger, OrganizationResults, MemberResults,
 		Drift,
 		SpillMemberships,

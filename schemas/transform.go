@@ -194,3 +194,28 @@ var Duplicates = newSpec("duplicates", 1, "transform/duplicates.parquet",
 	stringCol("survivor_user_id", false, func(d *Duplicate) *string { return &d.SurvivorUserID }),
 	enumCol("rule", false, func(d *Duplicate) *string { return &d.Rule }),
 )
+
+// UnmatchedMappingRow is a row of the mapping file (strategy mapping) that names no user of the
+// extract: a user_id no user has, or an email that is no user's valid primary email. It is the
+// row of transform/mapping_unmatched.parquet ([MappingUnmatched]); such rows plan nothing, so
+// they are listed for the user to check, not rejected.
+type UnmatchedMappingRow struct {
+	// Line is the row's line in the mapping file (the header is line 1).
+	Line int64
+	// MatchedBy is the column the row was looked up by: "user_id", or "email" when it has no
+	// user_id.
+	MatchedBy string
+	// UserID and Email are the row's values as in the file (trimmed), "" when absent.
+	UserID string
+	Email  string
+	OrgKey string
+}
+
+// MappingUnmatched is the schema of transform/mapping_unmatched.parquet.
+var MappingUnmatched = newSpec("mapping_unmatched", 1, "transform/mapping_unmatched.parquet",
+	int64Col("line", false, func(r *UnmatchedMappingRow) *int64 { return &r.Line }),
+	enumCol("matched_by", false, func(r *UnmatchedMappingRow) *string { return &r.MatchedBy }),
+	stringCol("user_id", true, func(r *UnmatchedMappingRow) *string { return &r.UserID }),
+	stringCol("email", true, func(r *UnmatchedMappingRow) *string { return &r.Email }),
+	enumCol("org_key", false, func(r *UnmatchedMappingRow) *string { return &r.OrgKey }),
+)

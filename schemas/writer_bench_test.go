@@ -158,6 +158,7 @@ func TestWriterMatchesPqarrow(t *testing.T) {
 	matchPqarrow(t, MemberResults, randomRows[MemberResult](10, 700))
 	matchPqarrow(t, Drift, randomRows[DriftRow](11, 700))
 	matchPqarrow(t, SpillMemberships, randomRows[SpillMembership](13, 700))
+	matchPqarrow(t, MappingUnmatched, randomRows[UnmatchedMappingRow](14, 700))
 
 	// Distinct 6 KB reasons overflow the 1 MB dictionary page limit of a 200-row row group: pqarrow
 	// falls back to plain encoding part way through the chunk, ours writes it plain throughout.

@@ -16,7 +16,8 @@ func newCmdTransform(a *app) *cobra.Command {
 		Short: "Plan the migration: organizations, members, duplicates and rejects",
 		Long: `Turn extract/users.parquet into the migration plan in the run directory's transform/
 folder: organizations.parquet, members.parquet, duplicates.parquet, rejects.parquet and, when
-passwords.hashes_file is set, member_passwords.parquet (mode 0600). The rules are the transform
+passwords.hashes_file is set, member_passwords.parquet (mode 0600); with strategy mapping, also
+mapping_unmatched.parquet, the mapping file's rows that name no user. The rules are the transform
 contract (docs/transform.md), configured by the organizations, members, passwords and transform
 sections of the config. Past --memory-limit, memberships spill to disk under transform/.spill.
 Exits with code 3 when some users, memberships or password rows were rejected.`,

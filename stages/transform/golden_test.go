@@ -73,7 +73,7 @@ func jsonLines[T any](t *testing.T, rows []T) string {
 // dumps renders every output of a plan as canonical text, keyed by golden file name.
 func dumps(t *testing.T, out planOut) map[string]string {
 	counts, _ := json.MarshalIndent(out.res.Counts, "", "  ")
-	return map[string]string{
+	d := map[string]string{
 		"organizations.jsonl":    jsonLines(t, out.orgs),
 		"members.jsonl":          jsonLines(t, out.members),
 		"duplicates.jsonl":       jsonLines(t, out.dups),
@@ -81,6 +81,10 @@ func dumps(t *testing.T, out planOut) map[string]string {
 		"member_passwords.jsonl": jsonLines(t, out.passwords),
 		"counts.json":            string(counts) + "\n",
 	}
+	if _, ok := out.res.Counts[CountMappingUnmatched]; ok {
+		d["mapping_unmatched.jsonl"] = jsonLines(t, out.unmatched)
+	}
+	return d
 }
 
 func TestGolden(t *testing.T) {

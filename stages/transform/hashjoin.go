@@ -90,8 +90,8 @@ type hashJoin struct {
 	written      int64
 	indexPerByte float64
 	// done has a bit per line of the hash file: the row on it is used or ambiguous. Partitions
-	// are matched concurrently, so bits are set atomically.
-	done []uint64
+	// are matched concurrently.
+	done bitSet
 	// bufs are the buffers of the join's single-goroutine steps.
 	bufs frameBufs
 
@@ -157,15 +157,15 @@ func (j *hashJoin) finishRows(lastLine int) error {
 			return fmt.Errorf("write password partition: %w", err)
 		}
 	}
-	j.done = make([]uint64, lastLine/64+1)
+	j.done = newBitSet(lastLine + 1)
 	return nil
 }
 
 // mark marks a line used or ambiguous; it is safe for concurrent use.
-func (j *hashJoin) mark(line int) { atomic.OrUint64(&j.done[line/64], 1<<(line%64)) }
+func (j *hashJoin) mark(line int) { j.done.set(line) }
 
 // marked reports whether a line is used or ambiguous.
-func (j *hashJoin) marked(line int) bool { return j.done[line/64]&(1<<(line%64)) != 0 }
+func (j *hashJoin) marked(line int) bool { return j.done.has(line) }
 
 // prepare joins the hash file with the planned users before the emit pass, when its rows went to
 // partition files (steps 2 and 3 of hashJoin); outcome is every membership's. Partitions are

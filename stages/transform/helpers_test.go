@@ -23,6 +23,8 @@ type planOut struct {
 	dups      []schemas.Duplicate
 	rejects   []schemas.Reject
 	passwords []schemas.MemberPassword
+	// unmatched is transform/mapping_unmatched.parquet (strategy mapping).
+	unmatched []schemas.UnmatchedMappingRow
 }
 
 // writeUsers writes users as extract/users.parquet in a new run directory and returns the Env.
@@ -73,6 +75,12 @@ func tryPlan(t *testing.T, cfg Config, env *pipeline.Env, opts ...Option) (planO
 	if cfg.Passwords.HashesFile != "" {
 		read(schemas.MemberPasswords.Path(), func(p string) (err error) {
 			out.passwords, err = schemas.ReadAll(p, schemas.MemberPasswords, ro)
+			return
+		})
+	}
+	if cfg.Organizations.Strategy == StrategyMapping {
+		read(schemas.MappingUnmatched.Path(), func(p string) (err error) {
+			out.unmatched, err = schemas.ReadAll(p, schemas.MappingUnmatched, ro)
 			return
 		})
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync/atomic"
 
 	"github.com/stytch-migrate/stytch-migrate/internal/stytchid"
 )
@@ -52,7 +51,7 @@ type mappingOwners struct {
 	first, last []uint32
 	// seen, once the index is complete (track), has a bit per owner: set when a user of the
 	// extract has that user id or primary email. Lookups set it, concurrently.
-	seen []uint64
+	seen bitSet
 }
 
 func newMapping() *mapping {
@@ -75,26 +74,26 @@ func (m *mapping) size() int64 {
 // rows is the number of rows in the index.
 func (m *mapping) rows() int { return len(m.org) }
 
-// track makes lookups record the owners they find, for unmatched. The index must be complete.
+// track makes lookups record the owners they find, for eachUnmatched. The index must be
+// complete.
 func (m *mapping) track() {
 	for k := range m.owners {
-		m.owners[k].seen = make([]uint64, m.owners[k].dict.len()/64+1)
+		m.owners[k].seen = newBitSet(m.owners[k].dict.len())
 	}
 }
 
-// unmatched returns the number of rows whose owner no lookup found since track.
-func (m *mapping) unmatched() int64 {
-	var n int64
+// eachUnmatched calls fn with the number of every row whose owner no lookup found since track,
+// owner by owner.
+func (m *mapping) eachUnmatched(fn func(row uint32)) {
 	for _, o := range m.owners {
 		for i := range o.first {
-			if o.seen[i/64]&(1<<(i%64)) == 0 {
+			if !o.seen.has(i) {
 				for row := o.first[i] + 1; row != 0; row = m.next[row-1] {
-					n++
+					fn(row - 1)
 				}
 			}
 		}
 	}
-	return n
 }
 
 // add appends a row: owner, of kind, is in the organization key.
@@ -157,10 +156,7 @@ func (m *mapping) chain(kind int, owner string) uint32 {
 		return 0
 	}
 	if o.seen != nil {
-		w, bit := &o.seen[i/64], uint64(1)<<(i%64)
-		if atomic.LoadUint64(w)&bit == 0 {
-			atomic.OrUint64(w, bit)
-		}
+		o.seen.set(int(i))
 	}
 	return o.first[i] + 1
 }

@@ -131,11 +131,26 @@ func sameDumps(t *testing.T, na string, a planOut, nb string, b planOut) {
 func TestMappingJoinMatchesIndex(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	var (
-		users     []schemas.User
-		file      strings.Builder
-		unmatched int64 // rows naming nobody's user id, or an email that is nobody's valid primary
+		users []schemas.User
+		file  strings.Builder
+		// unmatched are the rows naming nobody's user id, or an email that is nobody's valid
+		// primary email, as mapping_unmatched.parquet must list them.
+		unmatched []schemas.UnmatchedMappingRow
+		line      = int64(1)
 	)
 	file.WriteString("org_key,user_id,email\n")
+	row := func(id, email string, matched bool) {
+		org := fmt.Sprintf("org-%d", r.IntN(30))
+		fmt.Fprintf(&file, "%s,%s,%s\n", org, id, email)
+		line++
+		if !matched {
+			by := "user_id"
+			if id == "" {
+				by = "email"
+			}
+			unmatched = append(unmatched, schemas.UnmatchedMappingRow{Line: line, MatchedBy: by, UserID: id, Email: email, OrgKey: org})
+		}
+	}
 	for i := range 1500 {
 		id := randomUserID(r)
 		switch i % 5 {
@@ -153,19 +168,18 @@ func TestMappingJoinMatchesIndex(t *testing.T) {
 			u.Emails[0].Email = "not an email"
 		}
 		users = append(users, u)
-		org := func() string { return fmt.Sprintf("org-%d", r.IntN(30)) }
-		if badEmail := i%11 == 3 || i%11 == 4; badEmail && (i%6 == 2 || i%6 == 3) || i%6 == 4 {
-			unmatched++
-		}
+		validEmail := i%11 != 3 && i%11 != 4
 		switch i % 6 {
 		case 0, 1:
-			fmt.Fprintf(&file, "%s,%s,\n%s,%s,\n", org(), id, org(), id)
+			row(id, "", true)
+			row(id, "", true)
 		case 2:
-			fmt.Fprintf(&file, "%s,,%s\n", org(), strings.ToUpper(email))
+			row("", strings.ToUpper(email), validEmail)
 		case 3:
-			fmt.Fprintf(&file, "%s,,%s\n%s,%s,%s\n", org(), email, org(), id, "ignored@x.io")
+			row("", email, validEmail)
+			row(id, "ignored@x.io", true)
 		case 4:
-			fmt.Fprintf(&file, "%s,%s,\n", org(), randomUserID(r)) // nobody's
+			row(randomUserID(r), "", false) // nobody's
 		}
 	}
 	r.Shuffle(len(users), func(i, j int) { users[i], users[j] = users[j], users[i] })
@@ -177,9 +191,7 @@ func TestMappingJoinMatchesIndex(t *testing.T) {
 	if len(indexed.members) < 700 || len(indexed.rejects) < 300 {
 		t.Fatalf("%d members, %d rejects: the input does not test much", len(indexed.members), len(indexed.rejects))
 	}
-	if got := indexed.res.Counts[CountMappingUnmatched]; got != unmatched {
-		t.Fatalf("indexed: %d unmatched rows, want %d", got, unmatched)
-	}
+	checkUnmatched(t, "indexed", indexed, unmatched)
 	for _, limit := range []int64{16 << 10, 48 << 10} {
 		for _, workers := range []int{1, 2} {
 			joined := runPlan(t, cfg, env, withMappingBytes(limit), WithWorkers(workers))
@@ -187,13 +199,24 @@ func TestMappingJoinMatchesIndex(t *testing.T) {
 			if parts, _ := joined.res.Details["mapping_partitions"].(int); parts < 2 {
 				t.Fatalf("details %v, want the join", joined.res.Details)
 			}
-			if got := joined.res.Counts[CountMappingUnmatched]; got != unmatched {
-				t.Fatalf("joined: %d unmatched rows, want %d", got, unmatched)
-			}
+			checkUnmatched(t, "joined", joined, unmatched)
 			if entries, err := os.ReadDir(env.Dir.Path(spillDir)); err == nil {
 				t.Fatalf("spill folder left behind: %v", entries)
 			}
 		}
+	}
+}
+
+// checkUnmatched fails unless plan out (named name) counted exactly the rows want and listed
+// them in the file's order.
+func checkUnmatched(t *testing.T, name string, out planOut, want []schemas.UnmatchedMappingRow) {
+	t.Helper()
+	if got := out.res.Counts[CountMappingUnmatched]; got != int64(len(want)) {
+		t.Fatalf("%s: %d unmatched rows counted, want %d", name, got, len(want))
+	}
+	// In the file's order.
+	if !slices.Equal(out.unmatched, want) {
+		t.Fatalf("%s: mapping_unmatched.parquet lists\n%v\nwant\n%v", name, out.unmatched, want)
 	}
 }
 

@@ -59,8 +59,8 @@ type mappingJoin struct {
 	orgs  *stringDict
 	// peak is the largest index a partition took, in bytes, without the organization keys.
 	peak atomic.Int64
-	// unmatched counts the rows whose owner no probe found (see mapping.unmatched).
-	unmatched atomic.Int64
+	// unmatched are the rows whose owner no probe found, set once every partition is matched.
+	unmatched *unmatchedRows
 	// The scan's cursor over the match files: the sources, and the organizations found for the
 	// user at hand by user id and by email.
 	sources     matchHeap
@@ -75,9 +75,11 @@ func joinMapping(ctx context.Context, path string, over *mappingOverflow, limit 
 	total := float64(over.size) / max(over.progress, 1e-6)
 	parts := min(max(int(math.Ceil(mappingHeadroom*joinWorkers*total/float64(max(limit, 1)))), 2), maxJoinParts)
 	j := &mappingJoin{dir: dir, parts: parts, orgs: newStringDict()}
-	if err := j.writeRows(path); err != nil {
+	rows, err := j.writeRows(path)
+	if err != nil {
 		return nil, err
 	}
+	j.unmatched = newUnmatchedRows(rows)
 	if err := j.writeProbes(ctx, usersPath, alloc); err != nil {
 		return nil, err
 	}
@@ -125,8 +127,9 @@ func appendMappingKey(dst []byte, kind int, owner string) []byte {
 }
 
 // writeRows writes every row of the mapping file to its partition (step 1): the owner's key,
-// framed, then the organization's index in j.orgs.
-func (j *mappingJoin) writeRows(path string) error {
+// framed, then the organization's index in j.orgs and the row's number. It returns the number of
+// rows.
+func (j *mappingJoin) writeRows(path string) (int, error) {
 	files := make([]*stream, j.parts)
 	defer func() {
 		for _, s := range files {
@@ -136,16 +139,19 @@ func (j *mappingJoin) writeRows(path string) error {
 	for q := range files {
 		var err error
 		if files[q], err = createStream(j.path(mappingRowsFile, q), "mapping partition", joinBuffer); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	var (
 		b    frameBufs
 		werr error
+		rows int
 	)
 	err := eachMappingRow(path, func(_ *csvTable, kind int, owner, key string) error {
 		b.key = appendMappingKey(b.key[:0], kind, owner)
 		b.buf = binary.AppendUvarint(appendFrame(b.buf[:0], bytesString(b.key)), uint64(j.orgs.intern(key)))
+		b.buf = binary.AppendUvarint(b.buf, uint64(rows))
+		rows++
 		if _, werr = files[partitionOf(bytesString(b.key), j.parts)].w.Write(b.buf); werr != nil {
 			werr = fmt.Errorf("write mapping partition: %w", werr)
 		}
@@ -153,16 +159,16 @@ func (j *mappingJoin) writeRows(path string) error {
 	})
 	switch {
 	case werr != nil:
-		return werr
+		return 0, werr
 	case err != nil:
-		return pipeline.WithExitCode(fmt.Errorf("read mapping file: %w", err), pipeline.ExitConfig)
+		return 0, pipeline.WithExitCode(fmt.Errorf("read mapping file: %w", err), pipeline.ExitConfig)
 	}
 	for _, s := range files {
 		if err := s.finish(); err != nil {
-			return fmt.Errorf("write mapping partition: %w", err)
+			return 0, fmt.Errorf("write mapping partition: %w", err)
 		}
 	}
-	return nil
+	return rows, nil
 }
 
 // writeProbes writes two probes per user of the users file (step 2): its user id and its
@@ -230,8 +236,8 @@ func (j *mappingJoin) writeProbes(ctx context.Context, usersPath string, alloc m
 
 // matchPartition loads partition q's rows into an index and writes what its probes find to
 // its match file (step 3): user number (delta), owner kind, then, framed, the number of
-// organizations and their indexes. It is safe to call for different partitions at once, with
-// different buffers b.
+// organizations and their indexes. Last, it adds the rows no probe found to j.unmatched. It is
+// safe to call for different partitions at once, with different buffers b.
 func (j *mappingJoin) matchPartition(q int, b *frameBufs) error {
 	idx := newMapping()
 	idx.orgs = j.orgs
@@ -240,16 +246,22 @@ func (j *mappingJoin) matchPartition(q int, b *frameBufs) error {
 	if err != nil {
 		return fmt.Errorf("read mapping partition: %w", err)
 	}
+	// rowOf is the number in the file of each row of the partition's index.
+	var rowOf []uint32
 	for {
 		err := readFrame(r, &b.key)
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		var org uint64
+		var org, row uint64
 		if err == nil {
 			org, err = binary.ReadUvarint(r)
 		}
-		if err == nil && (len(b.key) == 0 || int(b.key[0]) >= mapKinds || org >= uint64(j.orgs.len())) {
+		if err == nil {
+			row, err = binary.ReadUvarint(r)
+		}
+		if err == nil && (len(b.key) == 0 || int(b.key[0]) >= mapKinds || org >= uint64(j.orgs.len()) ||
+			row >= uint64(j.unmatched.total)) {
 			err = errors.New("bad row")
 		}
 		if err != nil {
@@ -257,11 +269,12 @@ func (j *mappingJoin) matchPartition(q int, b *frameBufs) error {
 			return fmt.Errorf("read mapping partition: %s: %w", rows.path, unexpectedEOF(err))
 		}
 		idx.addOrg(int(b.key[0]), bytesString(b.key[1:]), uint32(org)) // the index copies the key
+		rowOf = append(rowOf, uint32(row))
 	}
 	f.Close()
 	idx.track()
 	// The organization dictionary is the join's, shared by every partition.
-	size := idx.size() - j.orgs.size()
+	size := idx.size() - j.orgs.size() + 4*int64(cap(rowOf))
 	for peak := j.peak.Load(); size > peak && !j.peak.CompareAndSwap(peak, size); {
 		peak = j.peak.Load()
 	}
@@ -277,7 +290,7 @@ func (j *mappingJoin) matchPartition(q int, b *frameBufs) error {
 	if err != nil {
 		return err
 	}
-	j.unmatched.Add(idx.unmatched())
+	idx.eachUnmatched(func(row uint32) { j.unmatched.add(rowOf[row]) })
 	return os.Remove(rows.path)
 }
 

@@ -27,6 +27,7 @@ type outputs struct {
 	dups      *schemas.Writer[schemas.Duplicate]
 	rejects   *schemas.Writer[schemas.Reject]
 	pws       *schemas.Writer[schemas.MemberPassword]
+	unmatched *schemas.Writer[schemas.UnmatchedMappingRow]
 	passwords int64
 	orgCount  int64
 }
@@ -69,6 +70,11 @@ func (t *run) openOutputs() (*outputs, error) {
 	}
 	if t.pws != nil {
 		if o.pws, err = openOutput(o, dir, schemas.MemberPasswords, passwordPerm, meta, alloc); err != nil {
+			return fail(err)
+		}
+	}
+	if t.cfg.Organizations.Strategy == StrategyMapping {
+		if o.unmatched, err = openOutput(o, dir, schemas.MappingUnmatched, outputPerm, meta, alloc); err != nil {
 			return fail(err)
 		}
 	}

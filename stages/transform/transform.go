@@ -53,6 +53,7 @@ const (
 	// CountMappingUnmatched (strategy mapping) is the number of rows of the mapping file that
 	// name no user of the extract: a user_id no user has, or an email that is no user's valid
 	// primary email. They plan nothing; many of them suggest a mapping made for other data.
+	// transform/mapping_unmatched.parquet lists them.
 	CountMappingUnmatched = "mapping_rows_unmatched"
 	// countRejectPrefix starts the per-reason reject counts, e.g. "rejects.no_email".
 	countRejectPrefix = "rejects."
@@ -271,13 +272,14 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	}
 	users.Close() // its buffers are not needed any more
 	users = nil
-	// Nor is the mapping's index, once its unmatched rows are counted.
-	var unmatched int64
+	// Nor is the mapping's index, once its unmatched rows are found.
+	var unmatched *unmatchedRows
 	switch {
 	case m != nil:
-		unmatched = m.unmatched()
+		unmatched = newUnmatchedRows(m.rows())
+		m.eachUnmatched(unmatched.add)
 	case t.mjoin != nil:
-		unmatched = t.mjoin.unmatched.Load()
+		unmatched = t.mjoin.unmatched
 	}
 	if err := t.store.finishPayloads(); err != nil {
 		return nil, err
@@ -288,6 +290,13 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 		return nil, err
 	}
 	defer out.abort()
+	if unmatched != nil {
+		t0 := time.Now()
+		if err := unmatched.list(t.cfg.Organizations.MappingFile, out.unmatched); err != nil {
+			return nil, err
+		}
+		t.logPhase("mapping unmatched", t0)
+	}
 	if err := t.plan(ctx, out); err != nil {
 		return nil, err
 	}
@@ -313,12 +322,12 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	}
 	c[CountUserRejects], c[CountMembershipRejects] = 0, 0
 	maps.Copy(c, t.rejects.counts)
-	if t.cfg.Organizations.Strategy == StrategyMapping {
-		c[CountMappingUnmatched] = unmatched
-	}
-	if n := unmatched; n > 0 && env.Logger != nil {
-		env.Logger.Warn("mapping file rows name no user of the extract", "rows", n,
-			"file", t.cfg.Organizations.MappingFile)
+	if unmatched != nil {
+		c[CountMappingUnmatched] = unmatched.count()
+		if n := unmatched.count(); n > 0 && env.Logger != nil {
+			env.Logger.Warn("mapping file rows name no user of the extract", "rows", n,
+				"file", t.cfg.Organizations.MappingFile, "listed_in", schemas.MappingUnmatched.Path())
+		}
 	}
 	res.Details["strategy"] = t.cfg.Organizations.Strategy
 	res.Details["spilled"] = t.store.spilled()
