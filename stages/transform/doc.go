@@ -82,7 +82,8 @@
 // (strategy mapping) is indexed in memory, pointer-free, up to a sixth of the limit, taken from
 // the key records' share; past it, it is hash-partitioned by owner and joined with the users'
 // ids and emails before the scan (mappingJoin), which then reads each user's keys from the
-// merged match files. Either way, the rows that name no user are found after the scan, a bit per
+// merged match files; a partition whose index passes half the share while it is loaded is split
+// (splitJoinFiles, shared with the password join). Either way, the rows that name no user are found after the scan, a bit per
 // row (unmatchedRows), and listed in transform/mapping_unmatched.parquet.
 //
 // The stage sets the Go runtime's soft memory limit to 15/16 of the budget and GOGC to 25 for its

@@ -49,7 +49,7 @@ const (
 	hashMatchesFile = "hash-matches-%04d.bin"
 )
 
-// hashJoin holds the hash file once its index passed its budget (hashOptions.limit), and joins
+// hashJoin holds the hash file once its index passed its budget (joinOptions.limit), and joins
 // it with the planned members a partition at a time:
 //
 //  1. The usable rows are hash-partitioned by owner key (partitionOf) into files, so every
@@ -106,7 +106,7 @@ type hashJoin struct {
 
 // startJoin moves the index's rows to a new hash join, which takes every later row; t is the
 // hash file, read up to here.
-func (p *passwordIndex) startJoin(o hashOptions, t *csvTable) error {
+func (p *passwordIndex) startJoin(o joinOptions, t *csvTable) error {
 	parts := o.parts
 	if parts == 0 {
 		// The index's size over the part of the file read so far estimates the whole file's;
@@ -362,74 +362,43 @@ func (j *hashJoin) matchPart(ctx context.Context, part joinPart, p *passwordInde
 }
 
 // split copies a partition's rows and probes into joinSplitFanout new parts, by a hash of the
-// owner key seeded with the split's depth, and removes its files. Probes keep their payload
-// order in every part. Parts that got no row are dropped with their probes, which find nothing;
-// when every row went to one part (one owner has them all), that part is not split again.
+// owner key seeded with the split's depth (splitJoinFiles), and removes its files. Parts that
+// got no row are dropped with their probes, which find nothing; when every row went to one part
+// (one owner has them all), that part is not split again.
 func (j *hashJoin) split(part joinPart, b *frameBufs) ([]joinPart, error) {
 	parts := make([]joinPart, joinSplitFanout)
-	ids := make([]int, joinSplitFanout)
+	files := make([]joinFiles, joinSplitFanout)
 	for q := range parts {
-		ids[q] = int(j.nextPart.Add(1) - 1)
-		parts[q] = joinPart{id: ids[q], splits: part.splits + 1}
+		id := int(j.nextPart.Add(1) - 1)
+		files[q] = joinFiles{rows: j.partPath(hashRowsFile, id), probes: j.partPath(hashProbesFile, id)}
+		parts[q] = joinPart{id: id, rows: &stream{path: files[q].rows, size: joinBuffer}, splits: part.splits + 1}
 	}
-	defer func() {
-		for _, sub := range parts {
-			sub.rows.close()
-		}
-	}()
-	probes, err := j.createProbes(ids)
-	defer probes.close()
+	src := joinFiles{rows: part.rows.path, probes: j.partPath(hashProbesFile, part.id)}
+	counts, err := splitJoinFiles(src, files, uint64(part.splits+1), "password", b)
 	if err != nil {
 		return nil, err
 	}
+	return keptParts(parts, counts, func(p *joinPart) { p.splits = maxJoinSplits }), nil
+}
+
+// keptParts returns the parts of a split that got rows (counts, from splitJoinFiles); final
+// marks the part that got them all, if any, as not to be split again.
+func keptParts[P any](parts []P, counts []int, final func(*P)) []P {
+	total := 0
+	for _, c := range counts {
+		total += c
+	}
+	kept := make([]P, 0, len(parts))
 	for q := range parts {
-		if parts[q].rows, err = createStream(j.partPath(hashRowsFile, ids[q]), "password partition", joinBuffer); err != nil {
-			return nil, err
-		}
-	}
-	seed := uint64(part.splits + 1)
-	counts, total := make([]int, joinSplitFanout), 0
-	err = j.eachRowFrame(part.rows, b, func() error {
-		q := seededPartitionOf(bytesString(b.key), joinSplitFanout, seed)
-		counts[q]++
-		total++
-		b.buf = appendFrame(appendFrame(b.buf[:0], bytesString(b.key)), bytesString(b.body))
-		if _, err := parts[q].rows.w.Write(b.buf); err != nil {
-			return fmt.Errorf("write password partition: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	probesPath := j.partPath(hashProbesFile, part.id)
-	err = eachProbe(probesPath, "password probes", b, func(n int) error {
-		return probes.add(b, seededPartitionOf(bytesString(b.key), joinSplitFanout, seed), n)
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := probes.finish(); err != nil {
-		return nil, err
-	}
-	kept := make([]joinPart, 0, len(parts))
-	for q := range parts {
-		if err := parts[q].rows.finish(); err != nil {
-			return nil, fmt.Errorf("write password partition: %w", err)
-		}
 		switch counts[q] {
 		case 0:
-			os.Remove(parts[q].rows.path)
-			os.Remove(probes.files[q].path)
 			continue
 		case total:
-			parts[q].splits = maxJoinSplits
+			final(&parts[q])
 		}
 		kept = append(kept, parts[q])
 	}
-	os.Remove(part.rows.path)
-	os.Remove(probesPath)
-	return kept, nil
+	return kept
 }
 
 // matchPartition loads a partition's rows into an index (rejecting the ambiguous ones through
@@ -519,39 +488,11 @@ func eachProbe(path, what string, b *frameBufs, fn func(n int) error) error {
 	}
 }
 
-// eachRowFrame calls fn for every row of a partition file, in file order, with its owner key in
-// b.key and its encoded row in b.body.
-func (j *hashJoin) eachRowFrame(s *stream, b *frameBufs, fn func() error) error {
-	f, r, err := s.open()
-	if err != nil {
-		return fmt.Errorf("read password partition: %w", err)
-	}
-	defer f.Close()
-	for {
-		err := readFrame(r, &b.key)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err == nil {
-			err = unexpectedEOF(readFrame(r, &b.body))
-		}
-		if err != nil {
-			return fmt.Errorf("read password partition: %s: %w", s.path, err)
-		}
-		if len(b.key) == 0 || len(b.body) == 0 {
-			return fmt.Errorf("read password partition: %s: empty row", s.path)
-		}
-		if err := fn(); err != nil {
-			return err
-		}
-	}
-}
-
 // readRows calls fn for every row of a partition file, in file order; the entry's strings alias
 // b, reused for the next row.
 func (j *hashJoin) readRows(s *stream, b *frameBufs, fn func(e *hashEntry) error) error {
 	var e hashEntry
-	return j.eachRowFrame(s, b, func() error {
+	return eachRowFrame(s.path, "password partition", b, func() error {
 		decodePasswordRow(b.body, &e)
 		e.owner, e.byEmail = bytesString(b.key[1:]), b.key[0] == ownerEmail
 		return fn(&e)

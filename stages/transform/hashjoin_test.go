@@ -17,7 +17,7 @@ import (
 // past limit bytes, and lets partition files of splitFloor bytes and more be split (0: the
 // default floor).
 func withPasswordSpill(limit int64, parts int, splitFloor int64) Option {
-	return func(o *options) { o.pwBytes, o.pwParts, o.pwSplitFloor = limit, parts, splitFloor }
+	return func(o *options) { o.passwords = joinOptions{limit: limit, parts: parts, splitFloor: splitFloor} }
 }
 
 // TestPasswordJoinMatchesInMemory runs a hash file with every kind of row (user_id and email

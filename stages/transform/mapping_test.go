@@ -16,7 +16,13 @@ import (
 
 // withMappingBytes lets the mapping file's index take limit bytes.
 func withMappingBytes(limit int64) Option {
-	return func(o *options) { o.mapBytes = limit }
+	return func(o *options) { o.mapping.limit = limit }
+}
+
+// withMappingJoin joins the mapping file in parts partitions, splitting those whose index would
+// pass half of limit, down to files of splitFloor bytes (0: the defaults).
+func withMappingJoin(limit int64, parts int, splitFloor int64) Option {
+	return func(o *options) { o.mapping = joinOptions{limit: limit, parts: parts, splitFloor: splitFloor} }
 }
 
 // TestMappingIndexMatchesMaps reads a mapping file with every kind of owner (canonical Stytch
@@ -203,6 +209,79 @@ func TestMappingJoinMatchesIndex(t *testing.T) {
 			if entries, err := os.ReadDir(env.Dir.Path(spillDir)); err == nil {
 				t.Fatalf("spill folder left behind: %v", entries)
 			}
+		}
+	}
+}
+
+// TestMappingJoinSplits joins a mapping file whose start is unlike the rest, so that the
+// partition count estimated from it is far too low: a few users with a hundred rows each, keyed
+// by user id (cheap to index), then one row per user keyed by email (dearer), and rows of
+// nobody. Partitions whose index passes half the share must be split while loading, keeping
+// the largest index within the share, and the plan must be the one of the in-memory index, also
+// without splits.
+func TestMappingJoinSplits(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	var (
+		users     []schemas.User
+		file      strings.Builder
+		unmatched []schemas.UnmatchedMappingRow
+	)
+	file.WriteString("user_id,email,org_key\n")
+	line := int64(1)
+	for i := range 2000 {
+		id, email := randomUserID(r), fmt.Sprintf("member.%d@company%d.example", i, i%13)
+		users = append(users, user(id, email, true))
+		rows := 1
+		if i < 10 {
+			rows = 100
+		}
+		for k := range rows {
+			org := fmt.Sprintf("org-%d", (i+k)%100)
+			if i < 10 {
+				fmt.Fprintf(&file, "%s,,%s\n", id, org)
+			} else {
+				fmt.Fprintf(&file, ",%s,%s\n", email, org)
+			}
+			line++
+		}
+		if i%400 == 399 {
+			nobody := fmt.Sprintf("nobody.%d@company.example", i)
+			fmt.Fprintf(&file, ",%s,org-1\n", nobody)
+			line++
+			unmatched = append(unmatched, schemas.UnmatchedMappingRow{Line: line, MatchedBy: "email", Email: nobody, OrgKey: "org-1"})
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Organizations.Strategy = StrategyMapping
+	cfg.Organizations.MappingFile = writeFile(t, "map.csv", file.String())
+	env := writeUsers(t, users, schemas.WithRowGroupRows(300))
+	indexed := runPlan(t, cfg, env)
+	checkUnmatched(t, "indexed", indexed, unmatched)
+
+	const limit = 8 << 10
+	details := func(out planOut) (parts int, peak int64) {
+		parts, _ = out.res.Details["mapping_partitions"].(int)
+		peak, _ = out.res.Details["mapping_partition_peak_bytes"].(int64)
+		return parts, peak
+	}
+	unsplit := runPlan(t, cfg, env, withMappingJoin(limit, 0, 1<<40))
+	sameDumps(t, "indexed", indexed, "joined without splits", unsplit)
+	unsplitParts, unsplitPeak := details(unsplit)
+	if unsplitParts < 2 || unsplitPeak <= limit {
+		t.Fatalf("without splits: %d partitions, largest index %d bytes: want the join, over %d bytes (the estimate too low)",
+			unsplitParts, unsplitPeak, limit)
+	}
+	for _, workers := range []int{1, 2} {
+		split := runPlan(t, cfg, env, withMappingJoin(limit, 0, 1), WithWorkers(workers))
+		sameDumps(t, "indexed", indexed, fmt.Sprintf("joined with splits, %d workers", workers), split)
+		checkUnmatched(t, "joined with splits", split, unmatched)
+		// Half the share per partition, and the growth of its arrays past the last check.
+		if parts, peak := details(split); parts <= unsplitParts || peak > limit {
+			t.Fatalf("with splits: %d partitions (%d without), largest index %d bytes: want more, within %d",
+				parts, unsplitParts, peak, limit)
+		}
+		if entries, err := os.ReadDir(env.Dir.Path(spillDir)); err == nil {
+			t.Fatalf("spill folder left behind: %v", entries)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"encoding/binary"
@@ -10,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -24,8 +26,12 @@ import (
 const (
 	// mappingHeadroom: each partition aims at 1/mappingHeadroom of half the index's share. The
 	// partition count is estimated from the part of the file read when the index passed its
-	// share, which may not be like the rest (say user id rows first, longer email rows last).
+	// share, which may not be like the rest (say user id rows first, longer email rows last);
+	// a partition whose index passes half the share all the same is split (matchPart).
 	mappingHeadroom = 2
+	// mappingSplitCheckEvery is how many rows a partition's index takes between two checks of
+	// its size.
+	mappingSplitCheckEvery = 64
 	// The mapping join's files in the spill folder, by partition number: the mapping file's
 	// rows, the users' probes, the organizations found for them.
 	mappingRowsFile    = "mapping-%04d.bin"
@@ -47,17 +53,29 @@ var probeLeaves = map[string]bool{"user_id": true, "emails.email": true, "emails
 //     written to the partitions of those keys in user order.
 //  3. Each partition is loaded alone into a mapping index, two at a time (joinWorkers), and its
 //     probes looked up. What they find, the organizations in file order, goes to the
-//     partition's match file, still in user order.
+//     partition's match file, still in user order. A partition whose index passes half the
+//     share while it is loaded (the count was estimated from the start of the file, which may
+//     not be like the rest) is split instead, rows and probes alike (splitJoinFiles), and its
+//     parts matched one after the other, each split again while still too large.
 //  4. The scan reads the match files merged by user (batchKeys): each user gets the keys of its
 //     user id's rows, then those of its email's, as from the in-memory index.
 //
-// So memory holds two partitions' indexes, whatever the file's size. The rules do not change:
-// the planner takes the keys the join found instead of looking them up.
+// So memory holds two partitions' indexes, at most half the share each, whatever the file's size
+// and however unlike its start the rest is (short of one owner with more rows than fit). The
+// rules do not change: the planner takes the keys the join found instead of looking them up.
 type mappingJoin struct {
 	dir   string
 	parts int
 	orgs  *stringDict
-	// peak is the largest index a partition took, in bytes, without the organization keys.
+	// limit is the index's share of memory; no partition file under splitFloor bytes is split.
+	limit, splitFloor int64
+	// nextPart numbers the parts of splits, after the first partitions; leaves are the
+	// partitions matched, first ones or parts of split ones (guarded by mu).
+	nextPart atomic.Int64
+	mu       sync.Mutex
+	leaves   []int
+	// peak is the largest index a partition took, in bytes, without the organization keys; an
+	// index given up for a split counts too.
 	peak atomic.Int64
 	// unmatched are the rows whose owner no probe found, set once every partition is matched.
 	unmatched *unmatchedRows
@@ -67,14 +85,19 @@ type mappingJoin struct {
 	user, email []uint32
 }
 
-// joinMapping joins the mapping file at path, whose index passed limit as over says, with the
-// users of usersPath, in the spill folder dir (steps 1 to 3 of mappingJoin). Errors in the
+// joinMapping joins the mapping file at path, whose index passed o.limit as over says, with the
+// users of usersPath, in the spill folder o.dir (steps 1 to 3 of mappingJoin). Errors in the
 // mapping file carry pipeline.ExitConfig.
-func joinMapping(ctx context.Context, path string, over *mappingOverflow, limit int64, dir, usersPath string,
+func joinMapping(ctx context.Context, path string, over *mappingOverflow, o joinOptions, usersPath string,
 	alloc memory.Allocator, workers int) (*mappingJoin, error) {
 	total := float64(over.size) / max(over.progress, 1e-6)
-	parts := min(max(int(math.Ceil(mappingHeadroom*joinWorkers*total/float64(max(limit, 1)))), 2), maxJoinParts)
-	j := &mappingJoin{dir: dir, parts: parts, orgs: newStringDict()}
+	parts := min(max(int(math.Ceil(mappingHeadroom*joinWorkers*total/float64(max(o.limit, 1)))), 2), maxJoinParts)
+	if o.parts > 0 {
+		parts = o.parts
+	}
+	j := &mappingJoin{dir: o.dir, parts: parts, orgs: newStringDict(), limit: o.limit,
+		splitFloor: cmp.Or(o.splitFloor, minJoinSplitBytes)}
+	j.nextPart.Store(int64(parts))
 	rows, err := j.writeRows(path)
 	if err != nil {
 		return nil, err
@@ -92,7 +115,7 @@ func joinMapping(ctx context.Context, path string, over *mappingOverflow, limit 
 				if err := gctx.Err(); err != nil {
 					return err
 				}
-				if err := j.matchPartition(q, &b); err != nil {
+				if err := j.matchPart(gctx, mappingPart{id: q}, &b); err != nil {
 					return err
 				}
 			}
@@ -102,7 +125,7 @@ func joinMapping(ctx context.Context, path string, over *mappingOverflow, limit 
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for q := range parts {
+	for _, q := range j.leaves {
 		src, err := openMatches(j.path(mappingMatchesFile, q), "mapping matches")
 		if err != nil {
 			j.close()
@@ -126,9 +149,9 @@ func appendMappingKey(dst []byte, kind int, owner string) []byte {
 	return append(append(dst, byte(kind)), owner...)
 }
 
-// writeRows writes every row of the mapping file to its partition (step 1): the owner's key,
-// framed, then the organization's index in j.orgs and the row's number. It returns the number of
-// rows.
+// writeRows writes every row of the mapping file to its partition (step 1): the owner's key and
+// the row's body (the organization's index in j.orgs and the row's number), framed. It returns
+// the number of rows.
 func (j *mappingJoin) writeRows(path string) (int, error) {
 	files := make([]*stream, j.parts)
 	defer func() {
@@ -149,8 +172,8 @@ func (j *mappingJoin) writeRows(path string) (int, error) {
 	)
 	err := eachMappingRow(path, func(_ *csvTable, kind int, owner, key string) error {
 		b.key = appendMappingKey(b.key[:0], kind, owner)
-		b.buf = binary.AppendUvarint(appendFrame(b.buf[:0], bytesString(b.key)), uint64(j.orgs.intern(key)))
-		b.buf = binary.AppendUvarint(b.buf, uint64(rows))
+		b.body = binary.AppendUvarint(binary.AppendUvarint(b.body[:0], uint64(j.orgs.intern(key))), uint64(rows))
+		b.buf = appendFrame(appendFrame(b.buf[:0], bytesString(b.key)), bytesString(b.body))
 		rows++
 		if _, werr = files[partitionOf(bytesString(b.key), j.parts)].w.Write(b.buf); werr != nil {
 			werr = fmt.Errorf("write mapping partition: %w", werr)
@@ -234,52 +257,101 @@ func (j *mappingJoin) writeProbes(ctx context.Context, usersPath string, alloc m
 	return probes.finish()
 }
 
-// matchPartition loads partition q's rows into an index and writes what its probes find to
-// its match file (step 3): user number (delta), owner kind, then, framed, the number of
-// organizations and their indexes. Last, it adds the rows no probe found to j.unmatched. It is
-// safe to call for different partitions at once, with different buffers b.
-func (j *mappingJoin) matchPartition(q int, b *frameBufs) error {
+// mappingPart is one partition of the join: a first one, or a part of a split one.
+type mappingPart struct {
+	id     int // the number in its files' names
+	splits int // how many splits made it
+}
+
+// errPartitionFull stops the loading of a partition whose index passed half the share.
+var errPartitionFull = errors.New("partition too large")
+
+// matchPart matches one partition (matchPartition), or, when its index passes half the share
+// while it is loaded, splits it into joinSplitFanout parts by a hash of the owner key seeded
+// with the split's depth and matches them one after the other. Parts that got no row are
+// dropped; when every row went to one part (one owner has them all), that part is not split
+// again.
+func (j *mappingJoin) matchPart(ctx context.Context, part mappingPart, b *frameBufs) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := j.matchPartition(part, b)
+	if !errors.Is(err, errPartitionFull) {
+		if err == nil {
+			j.mu.Lock()
+			j.leaves = append(j.leaves, part.id)
+			j.mu.Unlock()
+		}
+		return err
+	}
+	parts := make([]mappingPart, joinSplitFanout)
+	files := make([]joinFiles, joinSplitFanout)
+	for q := range parts {
+		id := int(j.nextPart.Add(1) - 1)
+		parts[q] = mappingPart{id: id, splits: part.splits + 1}
+		files[q] = joinFiles{rows: j.path(mappingRowsFile, id), probes: j.path(mappingProbesFile, id)}
+	}
+	src := joinFiles{rows: j.path(mappingRowsFile, part.id), probes: j.path(mappingProbesFile, part.id)}
+	counts, err := splitJoinFiles(src, files, uint64(part.splits+1), "mapping", b)
+	if err != nil {
+		return err
+	}
+	for _, sub := range keptParts(parts, counts, func(p *mappingPart) { p.splits = maxJoinSplits }) {
+		if err := j.matchPart(ctx, sub, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// matchPartition loads a partition's rows into an index and writes what its probes find to its
+// match file (step 3): user number (delta), owner kind, then, framed, the number of
+// organizations and their indexes. Last, it adds the rows no probe found to j.unmatched. It
+// returns errPartitionFull, having written nothing, when the index passes half the share while
+// it is loaded, unless the partition may not be split (see matchPart). It is safe to call for
+// different partitions at once, with different buffers b.
+func (j *mappingJoin) matchPartition(part mappingPart, b *frameBufs) error {
+	rowsPath := j.path(mappingRowsFile, part.id)
+	splittable := part.splits < maxJoinSplits
+	if splittable {
+		info, err := os.Stat(rowsPath)
+		if err != nil {
+			return fmt.Errorf("read mapping partition: %w", err)
+		}
+		splittable = info.Size() >= j.splitFloor
+	}
 	idx := newMapping()
 	idx.orgs = j.orgs
-	rows := &stream{path: j.path(mappingRowsFile, q), size: joinBuffer}
-	f, r, err := rows.open()
-	if err != nil {
-		return fmt.Errorf("read mapping partition: %w", err)
-	}
 	// rowOf is the number in the file of each row of the partition's index.
 	var rowOf []uint32
-	for {
-		err := readFrame(r, &b.key)
-		if errors.Is(err, io.EOF) {
-			break
+	// size is the index's size without the organization dictionary, the join's, shared by every
+	// partition.
+	size := func() int64 { return idx.size() - j.orgs.size() + 4*int64(cap(rowOf)) }
+	err := eachRowFrame(rowsPath, "mapping partition", b, func() error {
+		org, k := binary.Uvarint(b.body)
+		var row uint64
+		if k > 0 {
+			var k2 int
+			row, k2 = binary.Uvarint(b.body[k:])
+			k = min(k, k2)
 		}
-		var org, row uint64
-		if err == nil {
-			org, err = binary.ReadUvarint(r)
-		}
-		if err == nil {
-			row, err = binary.ReadUvarint(r)
-		}
-		if err == nil && (len(b.key) == 0 || int(b.key[0]) >= mapKinds || org >= uint64(j.orgs.len()) ||
-			row >= uint64(j.unmatched.total)) {
-			err = errors.New("bad row")
-		}
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("read mapping partition: %s: %w", rows.path, unexpectedEOF(err))
+		if k <= 0 || int(b.key[0]) >= mapKinds || org >= uint64(j.orgs.len()) || row >= uint64(j.unmatched.total) {
+			return fmt.Errorf("read mapping partition: %s: bad row", rowsPath)
 		}
 		idx.addOrg(int(b.key[0]), bytesString(b.key[1:]), uint32(org)) // the index copies the key
 		rowOf = append(rowOf, uint32(row))
+		if splittable && len(rowOf)%mappingSplitCheckEvery == 0 && size() > j.limit/joinWorkers {
+			return errPartitionFull
+		}
+		return nil
+	})
+	j.notePeak(size())
+	if err != nil {
+		return err
 	}
-	f.Close()
 	idx.track()
-	// The organization dictionary is the join's, shared by every partition.
-	size := idx.size() - j.orgs.size() + 4*int64(cap(rowOf))
-	for peak := j.peak.Load(); size > peak && !j.peak.CompareAndSwap(peak, size); {
-		peak = j.peak.Load()
-	}
 	var orgs []uint32
-	err = writeMatches(j.path(mappingProbesFile, q), j.path(mappingMatchesFile, q), "mapping", b, func() bool {
+	err = writeMatches(j.path(mappingProbesFile, part.id), j.path(mappingMatchesFile, part.id), "mapping", b, func() bool {
 		orgs = idx.appendOrgs(orgs[:0], int(b.key[0]), bytesString(b.key[1:]))
 		b.body = binary.AppendUvarint(b.body[:0], uint64(len(orgs)))
 		for _, o := range orgs {
@@ -291,7 +363,14 @@ func (j *mappingJoin) matchPartition(q int, b *frameBufs) error {
 		return err
 	}
 	idx.eachUnmatched(func(row uint32) { j.unmatched.add(rowOf[row]) })
-	return os.Remove(rows.path)
+	return os.Remove(rowsPath)
+}
+
+// notePeak raises j.peak to size when it is larger.
+func (j *mappingJoin) notePeak(size int64) {
+	for peak := j.peak.Load(); size > peak && !j.peak.CompareAndSwap(peak, size); {
+		peak = j.peak.Load()
+	}
 }
 
 // batchKeys holds the organization keys of a batch of users: user i's are

@@ -276,8 +276,9 @@ func (p *passwordIndex) close() {
 	}
 }
 
-// hashOptions are how the hash file is held.
-type hashOptions struct {
+// joinOptions are how a file that may be joined partition by partition (the hash file, the
+// mapping file) is held.
+type joinOptions struct {
 	// limit is the memory the index may take before its rows go to partition files (0: no
 	// limit).
 	limit int64
@@ -293,7 +294,7 @@ type hashOptions struct {
 // bad row is never a file error). The file itself must be a readable CSV with a user_id or email
 // column and hash_type and hash columns; its errors carry pipeline.ExitConfig. Hashes never
 // appear in errors or rejects. Past o.limit the rows go to partition files (see hashJoin).
-func readHashFile(path string, o hashOptions, reject func(schemas.Reject) error) (*passwordIndex, error) {
+func readHashFile(path string, o joinOptions, reject func(schemas.Reject) error) (*passwordIndex, error) {
 	t, err := openCSV(path, []string{"hash_type", "hash"}, []string{"user_id", "email"})
 	if err != nil {
 		return nil, pipeline.WithExitCode(fmt.Errorf("read hashes file: %w", err), pipeline.ExitConfig)

@@ -101,8 +101,12 @@ type stringDict struct {
 	seed  maphash.Seed
 }
 
+// minDictSlots is the table size of a new stringDict: small, since the mapping join makes
+// dictionaries for every partition, whose sizes count against their share.
+const minDictSlots = 64
+
 func newStringDict() *stringDict {
-	return &stringDict{offs: []uint32{0}, table: make([]uint64, 1024), seed: maphash.MakeSeed()}
+	return &stringDict{offs: []uint32{0}, table: make([]uint64, minDictSlots), seed: maphash.MakeSeed()}
 }
 
 // len is the number of keys.

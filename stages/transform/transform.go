@@ -85,14 +85,10 @@ type options struct {
 	alloc      memory.Allocator
 	fanout     int // files an oversized spill partition is split into at once (tests make it 2)
 	partitions int // the number of spill partitions instead of the estimate (tests)
-	// pwBytes is the memory the hash file's index may take before going to partition files;
-	// pwParts, when set, the number of those partitions instead of the estimate, and
-	// pwSplitFloor the file size below which a partition is never split (tests).
-	pwBytes      int64
-	pwParts      int
-	pwSplitFloor int64
-	// mapBytes is the memory the mapping file's index may take.
-	mapBytes int64
+	// passwords and mapping are how the hash and mapping files are held: the memory their
+	// indexes may take before they are joined partition by partition (tests also set the
+	// partitions and the split floor). The spill folder is set where they are used.
+	passwords, mapping joinOptions
 }
 
 // Option tunes a Stage.
@@ -140,8 +136,9 @@ func Run(ctx context.Context, cfg Config, env *pipeline.Env, opts ...Option) (*p
 		return nil, pipeline.WithExitCode(fmt.Errorf("transform config: %w", err), pipeline.ExitConfig)
 	}
 	o := options{spillBytes: int64(cfg.Transform.MemoryLimit) / budgetShare, workers: runtime.GOMAXPROCS(0),
-		alloc: memory.DefaultAllocator, fanout: splitFanout, pwBytes: int64(cfg.Transform.MemoryLimit) / passwordShare,
-		mapBytes: int64(cfg.Transform.MemoryLimit) / mappingShare}
+		alloc: memory.DefaultAllocator, fanout: splitFanout,
+		passwords: joinOptions{limit: int64(cfg.Transform.MemoryLimit) / passwordShare},
+		mapping:   joinOptions{limit: int64(cfg.Transform.MemoryLimit) / mappingShare}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -201,7 +198,7 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	}
 	if f := t.cfg.Organizations.MappingFile; f != "" {
 		t0 := time.Now()
-		if m, over, err = readMappingFile(f, t.opts.mapBytes); err != nil {
+		if m, over, err = readMappingFile(f, t.opts.mapping.limit); err != nil {
 			return nil, pipeline.WithExitCode(err, pipeline.ExitConfig)
 		}
 		t.logPhase("mapping", t0)
@@ -238,18 +235,20 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	if over != nil {
 		// The mapping file's index passed its share: join it with the users instead.
 		t0 := time.Now()
-		t.mjoin, err = joinMapping(ctx, t.cfg.Organizations.MappingFile, over, t.opts.mapBytes, t.store.dir, usersPath,
-			t.opts.alloc, t.opts.workers)
+		o := t.opts.mapping
+		o.dir = t.store.dir
+		t.mjoin, err = joinMapping(ctx, t.cfg.Organizations.MappingFile, over, o, usersPath, t.opts.alloc, t.opts.workers)
 		if err != nil {
 			return nil, err
 		}
 		defer t.mjoin.close()
 		t.logPhase("mapping join", t0)
-		res.Details["mapping_partitions"], res.Details["mapping_partition_peak_bytes"] = t.mjoin.parts, t.mjoin.peak.Load()
+		res.Details["mapping_partitions"], res.Details["mapping_partition_peak_bytes"] = len(t.mjoin.leaves), t.mjoin.peak.Load()
 	}
 	if f := t.cfg.Passwords.HashesFile; f != "" {
 		t0 := time.Now()
-		o := hashOptions{limit: t.opts.pwBytes, parts: t.opts.pwParts, splitFloor: t.opts.pwSplitFloor, dir: t.store.dir}
+		o := t.opts.passwords
+		o.dir = t.store.dir
 		if t.pws, err = readHashFile(f, o, func(r schemas.Reject) error { return t.rejects.add(r) }); err != nil {
 			return nil, err
 		}
