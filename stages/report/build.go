@@ -87,8 +87,8 @@ func (s *Stage) build(ctx context.Context, dir *pipeline.RunDir) (*Model, []stri
 	if err != nil {
 		return nil, nil, err
 	}
-	steps := []func() error{b.users, b.rejects, b.organizations, b.members, b.duplicates, b.loadResults,
-		b.timeline, b.drift}
+	steps := []func() error{b.users, b.rejects, b.mappingUnmatched, b.organizations, b.members, b.duplicates,
+		b.loadResults, b.timeline, b.drift}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
@@ -258,6 +258,26 @@ func (b *builder) rejects() error {
 	if len(b.m.Funnel) == 1 {
 		b.m.Funnel = append(b.m.Funnel, FunnelStep{Label: "eligible", Count: b.m.Funnel[0].Count - userScope, Known: true,
 			Help: "users not rejected as a whole (no_email, invalid_email, no_organization, metadata_too_large)"})
+	}
+	return nil
+}
+
+// mappingUnmatched summarizes the mapping file's rows that name no user. The file is only
+// written with strategy mapping, so its absence is not worth a note.
+func (b *builder) mappingUnmatched() error {
+	s := &MappingUnmatchedSummary{Sample: []MappingUnmatchedSample{}}
+	ok := each(b, schemas.MappingUnmatched, schemas.MappingUnmatched.Path(), func(r *schemas.UnmatchedMappingRow) {
+		s.Total++
+		if len(s.Sample) < b.cfg.driftSample {
+			v := r.UserID
+			if r.MatchedBy == "email" {
+				v = r.Email
+			}
+			s.Sample = append(s.Sample, MappingUnmatchedSample{Line: r.Line, MatchedBy: r.MatchedBy, Value: v, OrgKey: r.OrgKey})
+		}
+	})
+	if ok {
+		b.m.MappingUnmatched = s
 	}
 	return nil
 }

@@ -12,7 +12,9 @@
 //     organizations, so this step may exceed the previous one); loaded are the members whose
 //     load outcome says they are in the target; verified are the members minus the distinct
 //     members verify found missing or drifted.
-//   - Rejects by scope and reason, duplicates per organization (top N) and by rule, load
+//   - Rejects by scope and reason; with strategy mapping, the count and first rows of the
+//     mapping file's rows that name no user (transform/mapping_unmatched.parquet, whose absence
+//     is not noted: other strategies do not write it); duplicates per organization (top N) and by rule, load
 //     outcomes and error types, the largest planned organizations, verify's drift by kind and
 //     field with the first rows.
 //   - Requests and 429s over time. The load stage records no per-request times; its ledger

@@ -20,6 +20,9 @@ type Model struct {
 	Funnel []FunnelStep `json:"funnel"`
 	// Rejects counts transform rejects by scope and reason; nil when rejects.parquet is absent.
 	Rejects *RejectSummary `json:"rejects,omitempty"`
+	// MappingUnmatched summarizes transform/mapping_unmatched.parquet (strategy mapping); nil
+	// when it is absent.
+	MappingUnmatched *MappingUnmatchedSummary `json:"mapping_unmatched,omitempty"`
 	// Duplicates summarizes duplicates.parquet; nil when it is absent.
 	Duplicates *DuplicateSummary `json:"duplicates,omitempty"`
 	// Load summarizes the load result files and the load stage's request counters; nil when
@@ -136,6 +139,22 @@ type DriftSummary struct {
 	ByField []Count `json:"by_field"`
 	// Sample holds the first rows of drift.parquet, for a look without a Parquet reader.
 	Sample []DriftSample `json:"sample"`
+}
+
+// MappingUnmatchedSummary counts the mapping file's rows that name no user of the extract.
+type MappingUnmatchedSummary struct {
+	Total int64 `json:"total"`
+	// Sample holds the first rows of mapping_unmatched.parquet.
+	Sample []MappingUnmatchedSample `json:"sample"`
+}
+
+// MappingUnmatchedSample is one row of mapping_unmatched.parquet: Value is its user_id, or its
+// email when it was matched by email.
+type MappingUnmatchedSample struct {
+	Line      int64  `json:"line"`
+	MatchedBy string `json:"matched_by"`
+	Value     string `json:"value"`
+	OrgKey    string `json:"org_key"`
 }
 
 // DriftSample is one row of drift.parquet.

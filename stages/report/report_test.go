@@ -79,6 +79,10 @@ func fixture(t testing.TB, mem memory.Allocator, stages ...string) string {
 			{SourceUserID: "user-i", Scope: "user", Reason: "invalid_email", SourcePosition: 10},
 			{SourceUserID: "user-f", OrgKey: "umbrella", Scope: "membership", Reason: "unknown_organization", SourcePosition: 7},
 		})
+		writeRows(t, mem, dir, schemas.MappingUnmatched.Path(), schemas.MappingUnmatched, []schemas.UnmatchedMappingRow{
+			{Line: 5, MatchedBy: "user_id", UserID: "user-typo", OrgKey: "acme"},
+			{Line: 9, MatchedBy: "email", UserID: "", Email: hostile + "@x.com", OrgKey: "evil"},
+		})
 		writeRows(t, mem, dir, schemas.Duplicates.Path(), schemas.Duplicates, []schemas.Duplicate{
 			{OrgKey: "acme", EmailAddress: "user-a@x.com", SourceUserID: "user-j", SurvivorUserID: "user-a", Rule: "verified"},
 			{OrgKey: "acme", EmailAddress: "user-b@x.com", SourceUserID: "user-k", SurvivorUserID: "user-b", Rule: "earliest_created_at"},
@@ -267,7 +271,10 @@ func TestFunnelNumbers(t *testing.T) {
 	if len(m.Missing) != 0 {
 		t.Errorf("full run reports missing: %q", m.Missing)
 	}
-	if len(inputs) != 10 {
+	if u := m.MappingUnmatched; u == nil || u.Total != 2 || len(u.Sample) != 2 || u.Sample[1].Value != hostile+"@x.com" {
+		t.Errorf("unmatched mapping rows = %+v, want 2, the second keyed by its email", u)
+	}
+	if len(inputs) != 11 {
 		t.Errorf("inputs = %q", inputs)
 	}
 	var changed bool
@@ -366,6 +373,7 @@ func TestReportHTML(t *testing.T) {
 		`href="extract/users.parquet"`, `href="load/ledger/"`, "(2 files)", "holds password hashes",
 		">31<", ">7<", // requests and 429s from the manifest counters
 		"per second", "changed", "matches",
+		"Mapping rows that name no user", "user-typo", "All of them",
 	} {
 		if want == "holds password hashes" {
 			continue // the fixture has no member_passwords.parquet
