@@ -209,9 +209,35 @@ func writerProps[T any](spec *Spec[T], cfg writerConfig, meta FileMeta) *parquet
 	for _, c := range spec.cols {
 		if c.dict {
 			props = append(props, parquet.WithDictionaryFor(c.field.Name, true))
+			continue
+		}
+		for _, path := range textLeaves(c.field, "") {
+			props = append(props, parquet.WithStatsFor(path, false))
 		}
 	}
 	return parquet.NewWriterProperties(props...)
+}
+
+// textLeaves returns the Parquet paths of the plain string leaves of field f, under prefix.
+// Writers keep no min/max statistics for them: they hold ids, emails, names and JSON in no
+// useful order, where a row group's bounds span nearly everything and prune nothing, while
+// computing them costs a byte comparison or two per value. Numbers, times, flags and dictionary
+// columns (keys, reasons, outcomes) keep theirs.
+func textLeaves(f arrow.Field, prefix string) []string {
+	path := prefix + f.Name
+	switch t := f.Type.(type) {
+	case *arrow.StringType:
+		return []string{path}
+	case *arrow.ListType:
+		return textLeaves(arrow.Field{Name: "element", Type: t.Elem()}, path+".list.")
+	case *arrow.StructType:
+		var paths []string
+		for _, sub := range t.Fields() {
+			paths = append(paths, textLeaves(sub, path+".")...)
+		}
+		return paths
+	}
+	return nil
 }
 
 // arrowFileMetadata returns the key-value metadata pqarrow's FileWriter starts a file of schema
