@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/stytch-migrate/stytch-migrate/pipeline"
 	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
 
@@ -37,7 +38,8 @@ func (u *unmatchedRows) count() int64 { return u.n.Load() }
 
 // list reads the mapping file at path again and writes the rows in the set to w, in the file's
 // order, with their line numbers and their user_id and email as the file has them. It reads
-// nothing when the set is empty, and stops after the last row in the set.
+// nothing when the set is empty, and stops after the last row in the set. A file that cannot be
+// read again as it was is a configuration error (pipeline.ExitConfig).
 func (u *unmatchedRows) list(path string, w *schemas.Writer[schemas.UnmatchedMappingRow]) error {
 	left := u.count()
 	if left == 0 {
@@ -71,9 +73,10 @@ func (u *unmatchedRows) list(path string, w *schemas.Writer[schemas.UnmatchedMap
 	case werr != nil:
 		return fmt.Errorf("list unmatched mapping rows: %w", werr)
 	case err != nil && !errors.Is(err, errStop):
-		return fmt.Errorf("read mapping file: %w", err)
+		return pipeline.WithExitCode(fmt.Errorf("read mapping file: %w", err), pipeline.ExitConfig)
 	case left > 0:
-		return fmt.Errorf("read mapping file: %s: %d rows fewer than when it was first read", path, left)
+		return pipeline.WithExitCode(fmt.Errorf("read mapping file: %s: %d rows fewer than when it was first read", path, left),
+			pipeline.ExitConfig)
 	}
 	return nil
 }
