@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/stytch-migrate/stytch-migrate/internal/stytchid"
 )
@@ -170,6 +171,9 @@ func readMappingFile(path string, limit int64) (*mapping, *mappingOverflow, erro
 	var over *mappingOverflow
 	err := eachMappingRow(path, func(t *csvTable, kind int, owner, key string) error {
 		m.add(kind, owner, key)
+		if m.rows() == presizeAfterRows {
+			m.presize(t.progress(), limit)
+		}
 		if limit > 0 && m.rows()%mappingCheckEvery == 0 && m.size() > limit {
 			over = &mappingOverflow{size: m.size(), progress: t.progress()}
 			return errStop
@@ -186,6 +190,32 @@ func readMappingFile(path string, limit int64) (*mapping, *mappingOverflow, erro
 	}
 	m.track()
 	return m, nil, nil
+}
+
+// presize makes room in the index for the rows of the whole file, estimated from the part read
+// so far (progress), so that reading the rest copies no array and rehashes no owner table again:
+// each kind of owner growing as it did so far. (The organization keys, which stop growing early,
+// grow as they come.) It does nothing when the file is nearly read, or when the index so sized
+// would not fit in limit (then the file is joined, see mappingJoin, before long).
+func (m *mapping) presize(progress float64, limit int64) {
+	if progress <= 0 || progress > 0.5 {
+		return
+	}
+	grow := func(n int) int { return int(float64(n) * (1/progress - 1)) }
+	size := m.orgs.size() + 8*int64(len(m.org)+grow(len(m.org)))
+	for _, o := range m.owners {
+		keys := o.dict.len() + grow(o.dict.len())
+		size += int64(len(o.dict.data)+grow(len(o.dict.data))) + 4*int64(keys) + 8*int64(dictSlots(keys)) + 8*int64(keys)
+	}
+	if limit > 0 && size > limit {
+		return
+	}
+	for k := range m.owners {
+		o := &m.owners[k]
+		o.dict.reserve(grow(o.dict.len()), grow(len(o.dict.data)))
+		o.first, o.last = slices.Grow(o.first, grow(len(o.first))), slices.Grow(o.last, grow(len(o.last)))
+	}
+	m.org, m.next = slices.Grow(m.org, grow(len(m.org))), slices.Grow(m.next, grow(len(m.next)))
 }
 
 // mappingOverflow says how far readMappingFile read when its index passed its limit.

@@ -77,6 +77,50 @@ func TestMappingIndexMatchesMaps(t *testing.T) {
 	}
 }
 
+// TestMappingPresize fills an index with a quarter of a file's rows, presizes it for the whole
+// file, and checks that the other three quarters, alike, move no array and grow no owner table;
+// and that an index whose presized size would pass its limit is left as it is.
+func TestMappingPresize(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	fill := func(m *mapping, from, n int) {
+		for i := from; i < from+n; i++ {
+			key := fmt.Sprintf("org-%d", r.IntN(50))
+			switch i % 3 {
+			case 0:
+				m.add(mapPackedID, randomUserID(r), key) // not packed here: only its length matters
+			case 1:
+				m.add(mapOtherID, fmt.Sprintf("legacy-%d", i), key)
+			default:
+				m.add(mapEmail, fmt.Sprintf("person%d@example.com", i), key)
+			}
+		}
+	}
+	m := newMapping()
+	fill(m, 0, 4096)
+	m.presize(0.25, 0)
+	org, tables := &m.org[:1][0], [mapKinds]int{}
+	for k, o := range m.owners {
+		tables[k] = len(o.dict.table)
+	}
+	fill(m, 4096, 3*4096)
+	if &m.org[0] != org {
+		t.Error("the rows' organizations moved after presize")
+	}
+	for k, o := range m.owners {
+		if len(o.dict.table) != tables[k] || cap(o.first) < o.dict.len() {
+			t.Errorf("owners of kind %d: table of %d slots, %d before; %d owners", k, len(o.dict.table), tables[k], o.dict.len())
+		}
+	}
+
+	small := newMapping()
+	fill(small, 0, 4096)
+	before := small.size()
+	small.presize(0.25, 2*before)
+	if small.size() != before {
+		t.Errorf("presized to %d bytes past a limit of %d", small.size(), 2*before)
+	}
+}
+
 // TestMappingPlansAsMetadata plans generated users twice: by the organizations in their
 // metadata, and by a mapping file of the same organizations (keyed by user id, and by email for
 // one user in ten) read by two workers over many batches. The plans must be the same.

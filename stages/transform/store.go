@@ -178,13 +178,19 @@ func (d *stringDict) insert(key string) (uint32, bool) {
 func (d *stringDict) reserve(keys, bytes int) {
 	d.data = slices.Grow(d.data, bytes)
 	d.offs = slices.Grow(d.offs, keys)
-	slots := len(d.table)
-	for 2*(d.len()+keys) > slots {
-		slots *= 2
-	}
-	if slots > len(d.table) {
+	if slots := max(dictSlots(d.len()+keys), len(d.table)); slots > len(d.table) {
 		d.grow(slots)
 	}
+}
+
+// dictSlots is the table size of a stringDict holding keys keys: the smallest power of two, at
+// least minDictSlots, of twice as many slots or more.
+func dictSlots(keys int) int {
+	slots := minDictSlots
+	for 2*keys > slots {
+		slots *= 2
+	}
+	return slots
 }
 
 // grow moves the keys to a table of slots slots (a power of two).
