@@ -9,10 +9,14 @@ import (
 	"strings"
 
 	"github.com/stytch-migrate/stytch-migrate/internal/readonce"
+	"github.com/stytch-migrate/stytch-migrate/pipeline"
 )
 
 // csvBuffer is the read buffer of a CSV file.
 const csvBuffer = 1 << 20
+
+// csvProgressEvery is how many records a CSV file's reader reads between two progress reports.
+const csvProgressEvery = 4096
 
 // csvTable reads a header-based CSV file: columns are found by name (trimmed, case-insensitive),
 // extra columns are ignored, and every error names the file, line and column.
@@ -24,6 +28,11 @@ type csvTable struct {
 	rec  []string
 	// size is the file's size in bytes when it was opened.
 	size int64
+	// prog, when set (report), counts the bytes read; reported is how many it was told of, and
+	// records the records read.
+	prog     pipeline.Progress
+	reported int64
+	records  int
 }
 
 // openCSV opens path and reads its header. Every name in required must be a column; at least one
@@ -88,7 +97,28 @@ func (t *csvTable) next() (bool, error) {
 		return false, fmt.Errorf("%s: %w", t.path, err)
 	}
 	t.rec = rec
+	if t.records++; t.prog != nil && t.records%csvProgressEvery == 0 {
+		t.flushProgress()
+	}
 	return true, nil
+}
+
+// report makes the reader count the bytes it reads on p, which close ends (nil: no report).
+func (t *csvTable) report(p pipeline.Progress) {
+	if p == nil {
+		return
+	}
+	t.prog = p
+	p.SetTotal(t.size)
+	t.flushProgress()
+}
+
+// flushProgress tells t.prog of the bytes read since the last report.
+func (t *csvTable) flushProgress() {
+	if off := t.r.InputOffset(); off > t.reported {
+		t.prog.Add(off - t.reported)
+		t.reported = off
+	}
 }
 
 // get returns the trimmed value of column name in the current record, "" without that column.
@@ -132,4 +162,12 @@ func (t *csvTable) progress() float64 {
 	return min(float64(t.r.InputOffset())/float64(t.size), 1)
 }
 
-func (t *csvTable) close() { t.f.Close() }
+// close closes the file, and ends the progress report after its last bytes.
+func (t *csvTable) close() {
+	if t.prog != nil {
+		t.flushProgress()
+		t.prog.Done()
+		t.prog = nil
+	}
+	t.f.Close()
+}

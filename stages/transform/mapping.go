@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/stytch-migrate/stytch-migrate/internal/stytchid"
+	"github.com/stytch-migrate/stytch-migrate/pipeline"
 )
 
 // Mapping file settings.
@@ -162,14 +163,15 @@ func (m *mapping) chain(kind int, owner string) uint32 {
 	return o.first[i] + 1
 }
 
-// readMappingFile reads the mapping CSV into an index of up to limit bytes (no bound when 0).
+// readMappingFile reads the mapping CSV into an index of up to limit bytes (no bound when 0),
+// counting the bytes read on prog (nil: no report).
 // When the index passes limit it stops and returns nil and the *mappingOverflow that says how
 // far it read: the file is then joined with the users partition by partition instead (see
 // mappingJoin). Other errors are the file's.
-func readMappingFile(path string, limit int64) (*mapping, *mappingOverflow, error) {
+func readMappingFile(path string, limit int64, prog pipeline.Progress) (*mapping, *mappingOverflow, error) {
 	m := newMapping()
 	var over *mappingOverflow
-	err := eachMappingRow(path, func(t *csvTable, kind int, owner, key string) error {
+	err := eachMappingRow(path, prog, func(t *csvTable, kind int, owner, key string) error {
 		m.add(kind, owner, key)
 		if m.rows() == presizeAfterRows {
 			m.presize(t.progress(), limit)
@@ -230,12 +232,17 @@ var errStop = errors.New("stop")
 // eachMappingRow reads the mapping CSV (org_key and a user_id or email column; a row names one
 // (user, organization) pair, so a user in three organizations has three rows) and calls fn for
 // each row with its owner's kind and key (a packed user id, valid during the call) and its
-// organization key. A row with a user_id is keyed by it, else by its normalized email.
-func eachMappingRow(path string, fn func(t *csvTable, kind int, owner, key string) error) error {
+// organization key. A row with a user_id is keyed by it, else by its normalized email. The bytes
+// read are counted on prog (nil: no report).
+func eachMappingRow(path string, prog pipeline.Progress, fn func(t *csvTable, kind int, owner, key string) error) error {
 	t, err := openCSV(path, []string{"org_key"}, []string{"user_id", "email"})
 	if err != nil {
+		if prog != nil {
+			prog.Done()
+		}
 		return err
 	}
+	t.report(prog)
 	defer t.close()
 	keyCol, userCol, emailCol := t.col("org_key"), t.col("user_id"), t.col("email")
 	var packed []byte

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stytch-migrate/stytch-migrate/pipeline"
@@ -57,7 +58,7 @@ func TestMappingIndexMatchesMaps(t *testing.T) {
 		// A row with both columns is keyed by its user id.
 		fmt.Fprintf(&file, "%s,%s,%s\n", []string{"", "ignored@x.io"}[r.IntN(2)], key, id)
 	}
-	m, over, err := readMappingFile(writeFile(t, "map.csv", file.String()), 0)
+	m, over, err := readMappingFile(writeFile(t, "map.csv", file.String()), 0, nil)
 	if err != nil || over != nil {
 		t.Fatal(err, over)
 	}
@@ -326,6 +327,85 @@ func TestMappingJoinSplits(t *testing.T) {
 		}
 		if entries, err := os.ReadDir(env.Dir.Path(spillDir)); err == nil {
 			t.Fatalf("spill folder left behind: %v", entries)
+		}
+	}
+}
+
+// progressRecord is what a recorded progress report was told.
+type progressRecord struct {
+	unit         string
+	total, added int64
+	done         int
+}
+
+// recordProgress returns a progress factory recording every report by label into got.
+func recordProgress(mu *sync.Mutex, got map[string]*progressRecord) pipeline.ProgressFactory {
+	return func(label, unit string) pipeline.Progress {
+		mu.Lock()
+		defer mu.Unlock()
+		r := &progressRecord{unit: unit}
+		got[label] = r
+		return &recorded{mu: mu, r: r}
+	}
+}
+
+type recorded struct {
+	mu *sync.Mutex
+	r  *progressRecord
+}
+
+func (p *recorded) Add(n int64)      { p.mu.Lock(); p.r.added += n; p.mu.Unlock() }
+func (p *recorded) SetTotal(n int64) { p.mu.Lock(); p.r.total = n; p.mu.Unlock() }
+func (p *recorded) Done()            { p.mu.Lock(); p.r.done++; p.mu.Unlock() }
+
+// TestMappingProgress checks the progress reports of a mapping file read in memory, then joined:
+// the bytes of the file, read whole, and the partitions matched, each report ended once.
+func TestMappingProgress(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	var (
+		users []schemas.User
+		file  strings.Builder
+	)
+	file.WriteString("user_id,org_key\n")
+	for i := range 12000 {
+		id := randomUserID(r)
+		users = append(users, user(id, fmt.Sprintf("p%d@x.example", i), true))
+		fmt.Fprintf(&file, "%s,org-%d\n", id, i%40)
+	}
+	cfg := DefaultConfig()
+	cfg.Organizations.Strategy = StrategyMapping
+	cfg.Organizations.MappingFile = writeFile(t, "map.csv", file.String())
+	size := int64(file.Len())
+	for _, limit := range []int64{0, 64 << 10} {
+		env := writeUsers(t, users, schemas.WithRowGroupRows(1000))
+		var mu sync.Mutex
+		got := map[string]*progressRecord{}
+		env.Progress = recordProgress(&mu, got)
+		out := runPlan(t, cfg, env, withMappingBytes(limit))
+		want := map[string]progressRecord{
+			"read mapping file": {unit: "bytes", total: size, added: size, done: 1},
+			"transform users":   {unit: "users", total: 12000, added: 12000, done: 1},
+		}
+		if limit > 0 {
+			parts, _ := out.res.Details["mapping_partitions"].(int)
+			if parts < 2 {
+				t.Fatalf("details %v, want the join", out.res.Details)
+			}
+			// The first read stops where the index passed its share.
+			want["read mapping file"] = progressRecord{unit: "bytes", total: size, added: got["read mapping file"].added, done: 1}
+			if a := got["read mapping file"].added; a <= 0 || a >= size {
+				t.Errorf("first read counted %d bytes of %d, want part of them", a, size)
+			}
+			want["partition mapping file"] = progressRecord{unit: "bytes", total: size, added: size, done: 1}
+			want["join mapping partitions"] = progressRecord{unit: "partitions", total: int64(parts), added: int64(parts), done: 1}
+		}
+		for label, w := range want {
+			if g := got[label]; g == nil || *g != w {
+				t.Errorf("limit %d: progress %q = %+v, want %+v", limit, label, g, w)
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("limit %d: progress reports %v, want %d", limit, slices.Sorted(maps.Keys(got)), len(want))
 		}
 	}
 }

@@ -86,10 +86,11 @@ type mappingJoin struct {
 }
 
 // joinMapping joins the mapping file at path, whose index passed o.limit as over says, with the
-// users of usersPath, in the spill folder o.dir (steps 1 to 3 of mappingJoin). Errors in the
-// mapping file carry pipeline.ExitConfig.
+// users of usersPath, in the spill folder o.dir (steps 1 to 3 of mappingJoin), reporting the
+// progress of steps 1 and 3 through progress. Errors in the mapping file carry
+// pipeline.ExitConfig.
 func joinMapping(ctx context.Context, path string, over *mappingOverflow, o joinOptions, usersPath string,
-	alloc memory.Allocator, workers int) (*mappingJoin, error) {
+	alloc memory.Allocator, workers int, progress pipeline.ProgressFactory) (*mappingJoin, error) {
 	total := float64(over.size) / max(over.progress, 1e-6)
 	parts := min(max(int(math.Ceil(mappingHeadroom*joinWorkers*total/float64(max(o.limit, 1)))), 2), maxJoinParts)
 	if o.parts > 0 {
@@ -98,7 +99,7 @@ func joinMapping(ctx context.Context, path string, over *mappingOverflow, o join
 	j := &mappingJoin{dir: o.dir, parts: parts, orgs: newStringDict(), limit: o.limit,
 		splitFloor: cmp.Or(o.splitFloor, minJoinSplitBytes)}
 	j.nextPart.Store(int64(parts))
-	rows, err := j.writeRows(path)
+	rows, err := j.writeRows(path, progress("partition mapping file", "bytes"))
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +107,8 @@ func joinMapping(ctx context.Context, path string, over *mappingOverflow, o join
 	if err := j.writeProbes(ctx, usersPath, alloc); err != nil {
 		return nil, err
 	}
+	matched := progress("join mapping partitions", "partitions")
+	matched.SetTotal(int64(parts))
 	g, gctx := errgroup.WithContext(ctx)
 	var next atomic.Int64
 	for range min(max(workers, 1), joinWorkers, parts) {
@@ -118,11 +121,14 @@ func joinMapping(ctx context.Context, path string, over *mappingOverflow, o join
 				if err := j.matchPart(gctx, mappingPart{id: q}, &b); err != nil {
 					return err
 				}
+				matched.Add(1)
 			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	matched.Done()
+	if err != nil {
 		return nil, err
 	}
 	for _, q := range j.leaves {
@@ -151,8 +157,8 @@ func appendMappingKey(dst []byte, kind int, owner string) []byte {
 
 // writeRows writes every row of the mapping file to its partition (step 1): the owner's key and
 // the row's body (the organization's index in j.orgs and the row's number), framed. It returns
-// the number of rows.
-func (j *mappingJoin) writeRows(path string) (int, error) {
+// the number of rows. The bytes read are counted on prog.
+func (j *mappingJoin) writeRows(path string, prog pipeline.Progress) (int, error) {
 	files := make([]*stream, j.parts)
 	defer func() {
 		for _, s := range files {
@@ -162,6 +168,7 @@ func (j *mappingJoin) writeRows(path string) (int, error) {
 	for q := range files {
 		var err error
 		if files[q], err = createStream(j.path(mappingRowsFile, q), "mapping partition", joinBuffer); err != nil {
+			prog.Done()
 			return 0, err
 		}
 	}
@@ -170,7 +177,7 @@ func (j *mappingJoin) writeRows(path string) (int, error) {
 		werr error
 		rows int
 	)
-	err := eachMappingRow(path, func(_ *csvTable, kind int, owner, key string) error {
+	err := eachMappingRow(path, prog, func(_ *csvTable, kind int, owner, key string) error {
 		b.key = appendMappingKey(b.key[:0], kind, owner)
 		b.body = binary.AppendUvarint(binary.AppendUvarint(b.body[:0], uint64(j.orgs.intern(key))), uint64(rows))
 		b.buf = appendFrame(appendFrame(b.buf[:0], bytesString(b.key)), bytesString(b.body))

@@ -293,12 +293,17 @@ type joinOptions struct {
 // readHashFile reads the password hash CSV, giving reject the rows that cannot be migrated (a
 // bad row is never a file error). The file itself must be a readable CSV with a user_id or email
 // column and hash_type and hash columns; its errors carry pipeline.ExitConfig. Hashes never
-// appear in errors or rejects. Past o.limit the rows go to partition files (see hashJoin).
-func readHashFile(path string, o joinOptions, reject func(schemas.Reject) error) (*passwordIndex, error) {
+// appear in errors or rejects. Past o.limit the rows go to partition files (see hashJoin). The
+// bytes read are counted on prog (nil: no report).
+func readHashFile(path string, o joinOptions, reject func(schemas.Reject) error, prog pipeline.Progress) (*passwordIndex, error) {
 	t, err := openCSV(path, []string{"hash_type", "hash"}, []string{"user_id", "email"})
 	if err != nil {
+		if prog != nil {
+			prog.Done()
+		}
 		return nil, pipeline.WithExitCode(fmt.Errorf("read hashes file: %w", err), pipeline.ExitConfig)
 	}
+	t.report(prog)
 	defer t.close()
 	p := newPasswordIndex(filepath.Base(path), reject)
 	if o.limit > 0 {

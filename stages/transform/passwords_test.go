@@ -27,7 +27,7 @@ func TestPasswordIndex(t *testing.T) {
 	}
 	var rejects []schemas.Reject
 	collect := func(r schemas.Reject) error { rejects = append(rejects, r); return nil }
-	p, err := readHashFile(writeFile(t, "hashes.csv", b.String()), joinOptions{}, collect)
+	p, err := readHashFile(writeFile(t, "hashes.csv", b.String()), joinOptions{}, collect, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestPasswordIndexPresize(t *testing.T) {
 		fmt.Fprintf(&b, "user-%06d,bcrypt,$2a$10$%d\n", i, i)
 	}
 	read := func() *passwordIndex {
-		p, err := readHashFile(writeFile(t, "hashes.csv", b.String()), joinOptions{}, func(schemas.Reject) error { return nil })
+		p, err := readHashFile(writeFile(t, "hashes.csv", b.String()), joinOptions{}, func(schemas.Reject) error { return nil }, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -198,7 +198,7 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 	}
 	if f := t.cfg.Organizations.MappingFile; f != "" {
 		t0 := time.Now()
-		if m, over, err = readMappingFile(f, t.opts.mapping.limit); err != nil {
+		if m, over, err = readMappingFile(f, t.opts.mapping.limit, t.progress("read mapping file", "bytes")); err != nil {
 			return nil, pipeline.WithExitCode(err, pipeline.ExitConfig)
 		}
 		t.logPhase("mapping", t0)
@@ -237,7 +237,8 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 		t0 := time.Now()
 		o := t.opts.mapping
 		o.dir = t.store.dir
-		t.mjoin, err = joinMapping(ctx, t.cfg.Organizations.MappingFile, over, o, usersPath, t.opts.alloc, t.opts.workers)
+		t.mjoin, err = joinMapping(ctx, t.cfg.Organizations.MappingFile, over, o, usersPath, t.opts.alloc, t.opts.workers,
+			t.progress)
 		if err != nil {
 			return nil, err
 		}
@@ -249,7 +250,8 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 		t0 := time.Now()
 		o := t.opts.passwords
 		o.dir = t.store.dir
-		if t.pws, err = readHashFile(f, o, func(r schemas.Reject) error { return t.rejects.add(r) }); err != nil {
+		reject := func(r schemas.Reject) error { return t.rejects.add(r) }
+		if t.pws, err = readHashFile(f, o, reject, t.progress("read hashes file", "bytes")); err != nil {
 			return nil, err
 		}
 		defer t.pws.close()
@@ -257,10 +259,7 @@ func (t *run) run(ctx context.Context) (*pipeline.Result, error) {
 		res.Inputs = append(res.Inputs, absPath(f))
 	}
 
-	progress := pipeline.NoProgress("", "")
-	if env.Progress != nil {
-		progress = env.Progress("transform users", "users")
-	}
+	progress := t.progress("transform users", "users")
 	progress.SetTotal(users.rows)
 	t0 := time.Now()
 	err = t.scan(ctx, users, usersPath, newPlanner(t.cfg, t.orgFile, m), progress)
@@ -364,6 +363,15 @@ func absPath(p string) string {
 }
 
 // logPhase logs how long a phase took, at debug level.
+// progress starts the progress report of a part of the stage's work: what it does (label) and
+// what it counts (unit). Without a reporter in the Env it reports nothing.
+func (t *run) progress(label, unit string) pipeline.Progress {
+	if t.env.Progress == nil {
+		return pipeline.NoProgress(label, unit)
+	}
+	return t.env.Progress(label, unit)
+}
+
 func (t *run) logPhase(phase string, start time.Time) {
 	if t.env.Logger != nil {
 		t.env.Logger.Debug("transform phase done", "phase", phase, "duration", time.Since(start))

@@ -50,7 +50,7 @@ func (u *unmatchedRows) list(path string, w *schemas.Writer[schemas.UnmatchedMap
 		werr error
 		r    schemas.UnmatchedMappingRow
 	)
-	err := eachMappingRow(path, func(t *csvTable, kind int, _, key string) error {
+	err := eachMappingRow(path, nil, func(t *csvTable, kind int, _, key string) error {
 		n := row
 		row++
 		if !u.rows.has(n) {
