@@ -44,8 +44,9 @@
 //
 //  1. Scan: users are read column by column (only the columns the rules need) in record
 //     batches; worker goroutines apply the per-user rules. What a member row needs from each
-//     planned user (a payload record) is appended to a payload file under transform/.spill, in
-//     input order; only what deduplication needs (a key record: created_at, the verified flag,
+//     planned user (a payload record; the metadata texts, unchanged, only as the user's row in
+//     the users file) is appended to a payload file under transform/.spill, in input order;
+//     only what deduplication needs (a key record: created_at, the verified flag,
 //     user id, email, external id; about 60 bytes, canonical Stytch user ids packed into 17) stays
 //     in memory, in large append-only arenas, with 16 bytes per membership. Each membership's
 //     organization (its index in the organization dictionary) goes to a second file, orgs.bin,
@@ -54,8 +55,8 @@
 //     time, on GOMAXPROCS goroutines: survivor, duplicate or external-id conflict, with the rule
 //     and the merged users, one byte per membership plus the merged lists. Duplicates and
 //     conflicts are written now.
-//  3. Emit: the payload file is read back in order, orgs.bin side by side, and a member row is
-//     written for every survivor.
+//  3. Emit: the payload file is read back in order, orgs.bin and the users file's metadata
+//     columns side by side (metadataCursor), and a member row is written for every survivor.
 //
 // So memory holds about 80 bytes per membership, not the whole member row. While the key records
 // fit in a third of the memory limit (transform.memory_limit, --memory-limit, default 1 GiB)
@@ -71,7 +72,7 @@
 // groups by their exact sizes and its memberships copied in one pass into one file per group,
 // each split again if still too large, so every level reads and writes the data once. One
 // organization larger than the budget is still decided in memory: the bound is per
-// organization. The payload file needs about 300 bytes of disk per planned user; everything
+// organization. The payload file needs about 90 bytes of disk per planned user; everything
 // under transform/.spill is removed at the end. Duplicates and rejects each wait in memory up to
 // an eighth of the key records' share; past it they are sorted into run files there
 // (sortedRuns) and merged as duplicates.parquet and rejects.parquet are written. The password

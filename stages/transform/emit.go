@@ -10,22 +10,30 @@ import (
 	"math"
 	"os"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
 
 // emitCheckEvery is how many payload records emit reads between checks of its context.
 const emitCheckEvery = 1 << 14
 
-// emit reads the payload file back, in input order, with the organizations file side by side,
-// and writes a member row (and its password, if any) for every membership deduplication kept.
-// Rows are appended in the same order to members.parquet and member_passwords.parquet, so the
-// load stage can read both files side by side.
+// emit reads the payload file back, in input order, with the organizations file and the users'
+// metadata side by side, and writes a member row (and its password, if any) for every
+// membership deduplication kept. Rows are appended in the same order to members.parquet and
+// member_passwords.parquet, so the load stage can read both files side by side.
 func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 	pr, err := openPayloads(t.store.payloads)
 	if err != nil {
 		return err
 	}
 	defer pr.close()
+	meta, err := openMetadata(ctx, t.env.Dir.Path(schemas.Users.Path()), t.opts.alloc)
+	if err != nil {
+		return err
+	}
+	defer meta.close()
 	of, orgs, err := t.store.orgs.open()
 	if err != nil {
 		return fmt.Errorf("read organizations file: %w", err)
@@ -46,6 +54,14 @@ func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 	err = pr.each(ctx, func(n, kept int, body []byte) error {
 		scratch = scratch[:0]
 		decodeRecordBody(body, &pl, &scratch)
+		trusted, untrusted, err := meta.at(pl.row)
+		if err != nil {
+			return err
+		}
+		pl.trusted = trusted
+		if pl.warnings&warnUntrustedDropped == 0 {
+			pl.untrusted = untrusted
+		}
 		for range kept {
 			if gid >= count {
 				return pr.corrupt("more memberships than were read")
@@ -76,6 +92,57 @@ func (t *run) emit(ctx context.Context, out *outputs, dec *decisions) error {
 	}
 	return nil
 }
+
+// metadataCursor reads the two metadata columns of the users file in row order, for emit: the
+// payload records name their users' rows (payload.row), in increasing order, and the texts are
+// the users file's, unchanged. Only the current record batch is held; its strings stay valid
+// until the next row is asked for in another batch.
+type metadataCursor struct {
+	path               string
+	users              *usersReader
+	trusted, untrusted *array.String
+	// start is the row of the current batch's first user, n its number of users.
+	start, n int64
+}
+
+// metadataLeaves are the users file's columns metadataCursor reads.
+var metadataLeaves = map[string]bool{"trusted_metadata": true, "untrusted_metadata": true}
+
+// openMetadata opens a metadataCursor on the users file at path.
+func openMetadata(ctx context.Context, path string, alloc memory.Allocator) (*metadataCursor, error) {
+	users, err := openUserLeaves(ctx, path, alloc, metadataLeaves)
+	if err != nil {
+		return nil, fmt.Errorf("read users: %w", err)
+	}
+	return &metadataCursor{path: path, users: users}, nil
+}
+
+// at returns the trusted and untrusted metadata of the user on row; rows are asked for in
+// increasing order.
+func (c *metadataCursor) at(row int64) (trusted, untrusted string, err error) {
+	for row >= c.start+c.n {
+		if !c.users.rr.Next() {
+			if err := c.users.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+				return "", "", fmt.Errorf("read users: %s: %w", c.path, err)
+			}
+			return "", "", fmt.Errorf("read users: %s: no row %d (the file changed during the stage?)", c.path, row)
+		}
+		rec := c.users.rr.RecordBatch()
+		cols := batchColumns{rec: rec}
+		c.trusted, c.untrusted = cols.str("trusted_metadata"), cols.str("untrusted_metadata")
+		if cols.err != nil {
+			return "", "", fmt.Errorf("read users: %s: %w", c.path, cols.err)
+		}
+		c.start, c.n = c.start+c.n, rec.NumRows()
+	}
+	if row < c.start {
+		return "", "", fmt.Errorf("read users: %s: row %d asked for after row %d (a bug in this tool)", c.path, row, c.start)
+	}
+	i := int(row - c.start)
+	return str(c.trusted, i), str(c.untrusted, i), nil
+}
+
+func (c *metadataCursor) close() { c.users.Close() }
 
 // payloadReader reads the payload file back, record by record: for each planned user, the
 // number of its candidate memberships and its payload record.

@@ -78,8 +78,11 @@ type payload struct {
 	userID, email, name, extID, phone, trusted, untrusted string
 	created                                               int64
 	position                                              int64
-	extSrc, warnings                                      uint8
-	verified, pending                                     bool
+	// row is the user's row in users.parquet (from 0). The payload record keeps it instead of
+	// the metadata texts, which emit reads from there again (metadataCursor).
+	row               int64
+	extSrc, warnings  uint8
+	verified, pending bool
 }
 
 // planner applies the per-user rules (DESIGN rules 1-5, 7 and 8) to one user at a time. It is

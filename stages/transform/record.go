@@ -11,12 +11,14 @@ import (
 // large arenas or files without a Go object each; decoding one makes strings that point into the
 // record's bytes, so no per-string allocation happens either. There are two kinds:
 //
-//   - a payload record is everything a member row needs from its user: created (8 bytes),
-//     position (varint), flags, warnings, the user id (17 bytes when it is a canonical Stytch
-//     id, see internal/stytchid; else uvarint length and bytes), then the email, name, external
-//     id (empty when it is the user id), MFA phone and both metadata texts, each as uvarint
-//     length and bytes. Payload records go to the payload file, in input order, and are read
-//     back once.
+//   - a payload record is everything a member row needs from its user but its metadata:
+//     created (8 bytes), position (varint), the user's row in users.parquet (uvarint), flags,
+//     warnings, the user id (17 bytes when it is a canonical Stytch id, see internal/stytchid;
+//     else uvarint length and bytes), then the email, name, external id (empty when it is the
+//     user id) and MFA phone, each as uvarint length and bytes. Payload records go to the
+//     payload file, in input order, and are read back once; the metadata texts, unchanged from
+//     users.parquet, are read from there again at the same time (metadataCursor) rather than
+//     written out and read back (they are most of a member row's bytes).
 //   - a key record is what deduplication needs: created, position, flags, the user id, then
 //     the email and the external id (empty when it is the user id), encoded the same way.
 //     Key records stay in memory until every membership is decided; past the budget they go to
@@ -39,14 +41,15 @@ func appendRecord(buf []byte, pl *payload, h *recordHead) []byte {
 	if pl.pending {
 		flags |= flagPending
 	}
-	strs := [...]string{pl.email, pl.name, ext, pl.phone, pl.trusted, pl.untrusted}
-	n := 8 + varintLen(pl.position) + 2 + userIDLen(flags, pl.userID)
+	strs := [...]string{pl.email, pl.name, ext, pl.phone}
+	n := 8 + varintLen(pl.position) + uvarintLen(uint64(pl.row)) + 2 + userIDLen(flags, pl.userID)
 	for _, s := range strs {
 		n += uvarintLen(uint64(len(s))) + len(s)
 	}
 	buf = binary.AppendUvarint(buf, uint64(n))
 	buf = binary.LittleEndian.AppendUint64(buf, uint64(pl.created))
 	buf = binary.AppendVarint(buf, pl.position)
+	buf = binary.AppendUvarint(buf, uint64(pl.row))
 	buf = append(buf, flags, pl.warnings)
 	buf = appendUserID(buf, flags, pl.userID, &h.packed)
 	for _, s := range strs {
@@ -110,20 +113,25 @@ func decodeUserID(b []byte, flags byte, scratch *[]byte) (string, []byte) {
 }
 
 // decodeRecordBody decodes a payload record without its length prefix into pl. A packed user id
-// is unpacked at the end of *scratch; the strings alias b or *scratch.
+// is unpacked at the end of *scratch; the strings alias b or *scratch. The metadata texts, not in
+// the record, are left empty.
 func decodeRecordBody(b []byte, pl *payload, scratch *[]byte) {
 	pl.created = int64(binary.LittleEndian.Uint64(b))
 	b = b[8:]
 	var n int
 	pl.position, n = binary.Varint(b)
 	b = b[n:]
+	row, n := binary.Uvarint(b)
+	pl.row = int64(row)
+	b = b[n:]
+	pl.trusted, pl.untrusted = "", ""
 	flags := b[0]
 	pl.warnings = b[1]
 	pl.verified = flags&flagVerified != 0
 	pl.pending = flags&flagPending != 0
 	pl.extSrc = flags >> extSrcShift
 	pl.userID, b = decodeUserID(b[2:], flags, scratch)
-	for _, dst := range [...]*string{&pl.email, &pl.name, &pl.extID, &pl.phone, &pl.trusted, &pl.untrusted} {
+	for _, dst := range [...]*string{&pl.email, &pl.name, &pl.extID, &pl.phone} {
 		n, k := binary.Uvarint(b)
 		*dst = bytesString(b[k : k+int(n)])
 		b = b[k+int(n):]

@@ -382,9 +382,10 @@ func (t *run) logPhase(phase string, start time.Time) {
 func (t *run) scan(ctx context.Context, users *usersReader, usersPath string, p *planner, progress pipeline.Progress) error {
 	g, ctx := errgroup.WithContext(ctx)
 	type seqBatch struct {
-		seq  int64
-		b    arrow.RecordBatch
-		keys *batchKeys // the mapping join's keys of the batch's users, if joined
+		seq   int64
+		first int64 // the row of the batch's first user in the users file
+		b     arrow.RecordBatch
+		keys  *batchKeys // the mapping join's keys of the batch's users, if joined
 	}
 	batches := make(chan seqBatch, t.opts.workers)
 	g.Go(func() error {
@@ -399,10 +400,11 @@ func (t *run) scan(ctx context.Context, users *usersReader, usersPath string, p 
 					return err
 				}
 			}
+			sb := seqBatch{seq, int64(first), b, keys}
 			first += int(b.NumRows())
 			b.Retain()
 			select {
-			case batches <- seqBatch{seq, b, keys}:
+			case batches <- sb:
 			case <-ctx.Done():
 				b.Release()
 				return ctx.Err()
@@ -418,7 +420,7 @@ func (t *run) scan(ctx context.Context, users *usersReader, usersPath string, p 
 			w := &worker{run: t, p: p}
 			for sb := range batches {
 				rows := sb.b.NumRows()
-				err := w.batch(sb.seq, sb.b, sb.keys)
+				err := w.batch(sb.seq, sb.first, sb.b, sb.keys)
 				sb.b.Release()
 				if err != nil {
 					t.store.abort(err)
@@ -448,9 +450,9 @@ type worker struct {
 	ledger ledger
 }
 
-// batch plans the users of record batch number seq; keys, when the mapping file was joined, are
-// their organization keys.
-func (w *worker) batch(seq int64, b arrow.RecordBatch, keys *batchKeys) error {
+// batch plans the users of record batch number seq, whose first user is on row first of the
+// users file; keys, when the mapping file was joined, are their organization keys.
+func (w *worker) batch(seq, first int64, b arrow.RecordBatch, keys *batchKeys) error {
 	cols, err := bindUserColumns(b)
 	if err != nil {
 		return fmt.Errorf("read users: %w", err)
@@ -481,6 +483,7 @@ func (w *worker) batch(seq int64, b arrow.RecordBatch, keys *batchKeys) error {
 			kept++
 		}
 		if kept > 0 {
+			w.plan.pl.row = first + int64(i)
 			h := newRecordHead(&w.plan.pl)
 			w.local.buf = appendKeyRecord(w.local.buf, &w.plan.pl, &h)
 			w.local.payloads = binary.AppendUvarint(w.local.payloads, uint64(kept))
