@@ -108,9 +108,13 @@ type metadataCursor struct {
 // metadataLeaves are the users file's columns metadataCursor reads.
 var metadataLeaves = map[string]bool{"trusted_metadata": true, "untrusted_metadata": true}
 
+// metadataBatchRows is the record batch size of metadataCursor: a quarter of the scan's, since
+// emit holds it besides the member writers' buffers, at the stage's peak.
+const metadataBatchRows = schemas.DefaultReadBatchRows / 4
+
 // openMetadata opens a metadataCursor on the users file at path.
 func openMetadata(ctx context.Context, path string, alloc memory.Allocator) (*metadataCursor, error) {
-	users, err := openUserLeaves(ctx, path, alloc, metadataLeaves)
+	users, err := openUserLeaves(ctx, path, alloc, metadataLeaves, metadataBatchRows)
 	if err != nil {
 		return nil, fmt.Errorf("read users: %w", err)
 	}

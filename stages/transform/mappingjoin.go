@@ -213,7 +213,7 @@ func (j *mappingJoin) writeProbes(ctx context.Context, usersPath string, alloc m
 	if err != nil {
 		return err
 	}
-	users, err := openUserLeaves(ctx, usersPath, alloc, probeLeaves)
+	users, err := openUserLeaves(ctx, usersPath, alloc, probeLeaves, schemas.DefaultReadBatchRows)
 	if err != nil {
 		return fmt.Errorf("read users: %w", err)
 	}

@@ -185,12 +185,12 @@ type usersReader struct {
 // openUsers checks that path is a users file of the version this tool reads (through
 // schemas.Open), then opens it again reading only the needed columns (neededLeaves).
 func openUsers(ctx context.Context, path string, alloc memory.Allocator) (*usersReader, error) {
-	return openUserLeaves(ctx, path, alloc, neededLeaves)
+	return openUserLeaves(ctx, path, alloc, neededLeaves, schemas.DefaultReadBatchRows)
 }
 
 // openUserLeaves is openUsers reading only the given leaves (dotted paths without the list
-// levels).
-func openUserLeaves(ctx context.Context, path string, alloc memory.Allocator, needed map[string]bool) (*usersReader, error) {
+// levels), in record batches of batchRows rows.
+func openUserLeaves(ctx context.Context, path string, alloc memory.Allocator, needed map[string]bool, batchRows int) (*usersReader, error) {
 	check, err := schemas.Open(path, schemas.Users, schemas.WithReaderAllocator(alloc))
 	if err != nil {
 		return nil, err
@@ -204,7 +204,7 @@ func openUserLeaves(ctx context.Context, path string, alloc memory.Allocator, ne
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: schemas.DefaultReadBatchRows, Parallel: true}, alloc)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows), Parallel: true}, alloc)
 	if err != nil {
 		pf.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
