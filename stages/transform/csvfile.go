@@ -28,7 +28,7 @@ type csvTable struct {
 	rec  []string
 	// size is the file's size in bytes when it was opened.
 	size int64
-	// prog, when set (report), counts the bytes read; reported is how many it was told of, and
+	// prog, when set (openCSV), counts the bytes read; reported is how many it was told of, and
 	// records the records read.
 	prog     pipeline.Progress
 	reported int64
@@ -36,8 +36,22 @@ type csvTable struct {
 }
 
 // openCSV opens path and reads its header. Every name in required must be a column; at least one
-// name of each anyOf group must be one.
-func openCSV(path string, required []string, anyOf ...[]string) (*csvTable, error) {
+// name of each anyOf group must be one. The bytes read are counted on prog (nil: no report),
+// which close ends, or at once when the file cannot be opened.
+func openCSV(path string, prog pipeline.Progress, required []string, anyOf ...[]string) (*csvTable, error) {
+	t, err := readCSVHeader(path, required, anyOf)
+	if prog != nil {
+		if err != nil {
+			prog.Done()
+		} else {
+			t.report(prog)
+		}
+	}
+	return t, err
+}
+
+// readCSVHeader is openCSV without the progress report.
+func readCSVHeader(path string, required []string, anyOf [][]string) (*csvTable, error) {
 	// Each of these files is read once, and dropped from the page cache behind the reading.
 	f, err := readonce.Open(path)
 	if err != nil {
@@ -103,11 +117,8 @@ func (t *csvTable) next() (bool, error) {
 	return true, nil
 }
 
-// report makes the reader count the bytes it reads on p, which close ends (nil: no report).
+// report makes the reader count the bytes it reads on p, which close ends.
 func (t *csvTable) report(p pipeline.Progress) {
-	if p == nil {
-		return
-	}
 	t.prog = p
 	p.SetTotal(t.size)
 	t.flushProgress()

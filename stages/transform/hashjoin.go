@@ -194,17 +194,13 @@ func (p *passwordIndex) prepare(ctx context.Context, payloads *stream, outcome [
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for _, part := range j.leaves {
-		src, err := openMatches(j.partPath(hashMatchesFile, part.id), "password matches")
-		if err != nil {
-			return err
-		}
-		if src != nil {
-			j.sources = append(j.sources, src)
-		}
+	paths := make([]string, len(j.leaves))
+	for k, part := range j.leaves {
+		paths[k] = j.partPath(hashMatchesFile, part.id)
 	}
-	heap.Init(&j.sources)
-	return nil
+	var err error
+	j.sources, err = openMatchHeap(paths, "password matches")
+	return err
 }
 
 // writeProbes writes the probes of every planned user with a member to write: its user id and
@@ -412,9 +408,7 @@ func (j *hashJoin) matchPartition(part joinPart, p *passwordIndex, b *frameBufs)
 	if err != nil {
 		return err
 	}
-	for peak := j.peak.Load(); idx.size() > peak && !j.peak.CompareAndSwap(peak, idx.size()); {
-		peak = j.peak.Load()
-	}
+	raisePeak(&j.peak, idx.size())
 	var e hashEntry
 	return writeMatches(j.partPath(hashProbesFile, part.id), j.partPath(hashMatchesFile, part.id), "password", b, func() bool {
 		i, ok := idx.owners.lookup(bytesString(b.key))
@@ -517,25 +511,16 @@ func (j *hashJoin) lookup(n int) (*hashEntry, error) {
 func (j *hashJoin) advance(n int) error {
 	j.cur, j.found = n, nil
 	var hasUser, hasEmail bool
-	for len(j.sources) > 0 && j.sources[0].n <= n {
-		src := j.sources[0]
-		if src.n == n {
-			if src.kind == ownerUserID {
-				j.userID, hasUser = append(j.userID[:0], src.body...), true
-			} else {
-				j.email, hasEmail = append(j.email[:0], src.body...), true
-			}
-		}
-		ok, err := src.next()
-		if err != nil {
-			return err
-		}
-		if ok {
-			heap.Fix(&j.sources, 0)
+	err := j.sources.take(n, func(src *matchSource) error {
+		if src.kind == ownerUserID {
+			j.userID, hasUser = append(j.userID[:0], src.body...), true
 		} else {
-			src.f.Close()
-			heap.Pop(&j.sources)
+			j.email, hasEmail = append(j.email[:0], src.body...), true
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	switch {
 	case hasUser:
@@ -575,10 +560,7 @@ func (j *hashJoin) close() {
 	for _, s := range j.rows {
 		s.close()
 	}
-	for _, src := range j.sources {
-		src.f.Close()
-	}
-	j.sources = nil
+	j.sources.close()
 }
 
 // frameBufs are the read and write buffers of one goroutine of the join.
@@ -635,6 +617,56 @@ func (s *matchSource) next() (bool, error) {
 
 // matchHeap orders the match files by their current record number.
 type matchHeap []*matchSource
+
+// openMatchHeap opens the match files at paths, holding what, and orders them; empty files are
+// left out. On an error the files opened are closed.
+func openMatchHeap(paths []string, what string) (matchHeap, error) {
+	var h matchHeap
+	for _, path := range paths {
+		src, err := openMatches(path, what)
+		if err != nil {
+			h.close()
+			return nil, err
+		}
+		if src != nil {
+			h = append(h, src)
+		}
+	}
+	heap.Init(&h)
+	return h, nil
+}
+
+// take calls fn with each match of record n, skipping the matches of earlier records, and moves
+// the files past them. Records are asked for in increasing order.
+func (h *matchHeap) take(n int, fn func(src *matchSource) error) error {
+	for len(*h) > 0 && (*h)[0].n <= n {
+		src := (*h)[0]
+		if src.n == n {
+			if err := fn(src); err != nil {
+				return err
+			}
+		}
+		ok, err := src.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			heap.Fix(h, 0)
+		} else {
+			src.f.Close()
+			heap.Pop(h)
+		}
+	}
+	return nil
+}
+
+// close closes the files still open.
+func (h *matchHeap) close() {
+	for _, src := range *h {
+		src.f.Close()
+	}
+	*h = nil
+}
 
 func (h matchHeap) Len() int           { return len(h) }
 func (h matchHeap) Less(i, j int) bool { return h[i].n < h[j].n }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 )
 
 // joinFiles are the files of one partition of a join (the password or the mapping join): its
@@ -12,6 +13,14 @@ import (
 // an owner key (probeFiles).
 type joinFiles struct {
 	rows, probes string
+}
+
+// raisePeak raises *peak, the largest index a join's partition took, to size when it is larger.
+// Partitions are matched concurrently.
+func raisePeak(peak *atomic.Int64, size int64) {
+	for p := peak.Load(); size > p && !peak.CompareAndSwap(p, size); {
+		p = peak.Load()
+	}
 }
 
 // eachRowFrame calls fn for every row of the rows file at path (of a join's partition, what in

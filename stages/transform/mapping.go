@@ -235,14 +235,10 @@ var errStop = errors.New("stop")
 // organization key. A row with a user_id is keyed by it, else by its normalized email. The bytes
 // read are counted on prog (nil: no report).
 func eachMappingRow(path string, prog pipeline.Progress, fn func(t *csvTable, kind int, owner, key string) error) error {
-	t, err := openCSV(path, []string{"org_key"}, []string{"user_id", "email"})
+	t, err := openCSV(path, prog, []string{"org_key"}, []string{"user_id", "email"})
 	if err != nil {
-		if prog != nil {
-			prog.Done()
-		}
 		return err
 	}
-	t.report(prog)
 	defer t.close()
 	keyCol, userCol, emailCol := t.col("org_key"), t.col("user_id"), t.col("email")
 	var packed []byte

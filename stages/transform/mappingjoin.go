@@ -2,7 +2,6 @@ package transform
 
 import (
 	"cmp"
-	"container/heap"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -131,17 +130,13 @@ func joinMapping(ctx context.Context, path string, over *mappingOverflow, o join
 	if err != nil {
 		return nil, err
 	}
-	for _, q := range j.leaves {
-		src, err := openMatches(j.path(mappingMatchesFile, q), "mapping matches")
-		if err != nil {
-			j.close()
-			return nil, err
-		}
-		if src != nil {
-			j.sources = append(j.sources, src)
-		}
+	paths := make([]string, len(j.leaves))
+	for k, q := range j.leaves {
+		paths[k] = j.path(mappingMatchesFile, q)
 	}
-	heap.Init(&j.sources)
+	if j.sources, err = openMatchHeap(paths, "mapping matches"); err != nil {
+		return nil, err
+	}
 	return j, nil
 }
 
@@ -352,7 +347,7 @@ func (j *mappingJoin) matchPartition(part mappingPart, b *frameBufs) error {
 		}
 		return nil
 	})
-	j.notePeak(size())
+	raisePeak(&j.peak, size())
 	if err != nil {
 		return err
 	}
@@ -373,13 +368,6 @@ func (j *mappingJoin) matchPartition(part mappingPart, b *frameBufs) error {
 	return os.Remove(rowsPath)
 }
 
-// notePeak raises j.peak to size when it is larger.
-func (j *mappingJoin) notePeak(size int64) {
-	for peak := j.peak.Load(); size > peak && !j.peak.CompareAndSwap(peak, size); {
-		peak = j.peak.Load()
-	}
-}
-
 // batchKeys holds the organization keys of a batch of users: user i's are
 // keys[offs[i]:offs[i+1]]. The strings are the join's.
 type batchKeys struct {
@@ -395,29 +383,20 @@ func (j *mappingJoin) batch(first, n int) (*batchKeys, error) {
 	k := &batchKeys{offs: make([]int, 1, n+1)}
 	for u := first; u < first+n; u++ {
 		j.user, j.email = j.user[:0], j.email[:0]
-		for len(j.sources) > 0 && j.sources[0].n <= u {
-			src := j.sources[0]
-			if src.n == u {
-				var err error
-				if src.kind == mapEmail {
-					j.email, err = decodeOrgList(j.email, src.body, j.orgs.len())
-				} else {
-					j.user, err = decodeOrgList(j.user, src.body, j.orgs.len())
-				}
-				if err != nil {
-					return nil, fmt.Errorf("read mapping matches: %s: %w", src.path, err)
-				}
-			}
-			ok, err := src.next()
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				heap.Fix(&j.sources, 0)
+		err := j.sources.take(u, func(src *matchSource) error {
+			var err error
+			if src.kind == mapEmail {
+				j.email, err = decodeOrgList(j.email, src.body, j.orgs.len())
 			} else {
-				src.f.Close()
-				heap.Pop(&j.sources)
+				j.user, err = decodeOrgList(j.user, src.body, j.orgs.len())
 			}
+			if err != nil {
+				return fmt.Errorf("read mapping matches: %s: %w", src.path, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		for _, o := range j.user {
 			k.keys = append(k.keys, j.orgs.key(o))
@@ -453,8 +432,5 @@ func (j *mappingJoin) close() {
 	if j == nil {
 		return
 	}
-	for _, src := range j.sources {
-		src.f.Close()
-	}
-	j.sources = nil
+	j.sources.close()
 }

@@ -31,7 +31,7 @@ type orgRow struct {
 // header-based, extra columns ignored, ";" between domains). Keys and slugs must be valid and
 // unique; the error names the file, line and column.
 func readOrganizationsFile(path string) (map[string]*orgRow, error) {
-	t, err := openCSV(path, []string{"org_key"})
+	t, err := openCSV(path, nil, []string{"org_key"})
 	if err != nil {
 		return nil, fmt.Errorf("read organizations file: %w", err)
 	}

@@ -296,14 +296,10 @@ type joinOptions struct {
 // appear in errors or rejects. Past o.limit the rows go to partition files (see hashJoin). The
 // bytes read are counted on prog (nil: no report).
 func readHashFile(path string, o joinOptions, reject func(schemas.Reject) error, prog pipeline.Progress) (*passwordIndex, error) {
-	t, err := openCSV(path, []string{"hash_type", "hash"}, []string{"user_id", "email"})
+	t, err := openCSV(path, prog, []string{"hash_type", "hash"}, []string{"user_id", "email"})
 	if err != nil {
-		if prog != nil {
-			prog.Done()
-		}
 		return nil, pipeline.WithExitCode(fmt.Errorf("read hashes file: %w", err), pipeline.ExitConfig)
 	}
-	t.report(prog)
 	defer t.close()
 	p := newPasswordIndex(filepath.Base(path), reject)
 	if o.limit > 0 {
@@ -359,10 +355,7 @@ func (p *passwordIndex) presize(progress float64, limit int64) {
 	n := p.owners.len()
 	keys := int(float64(n) * (1/progress - 1)) // the rows still to read
 	total := n + keys
-	slots := len(p.owners.table)
-	for 2*total > slots {
-		slots *= 2
-	}
+	slots := max(dictSlots(total), len(p.owners.table))
 	// Per row: its encoding, its owner's key, the key's offset and its ref; then the table, and
 	// a last arena chunk.
 	perRow := float64(p.rows.bytes+int64(len(p.owners.data)))/float64(max(n, 1)) + 4 + 8

@@ -75,6 +75,7 @@ const noCreatedAt = int64(1<<63 - 1)
 
 // payload is everything a member row needs from its user, plus the dedupe keys.
 type payload struct {
+	// trusted and untrusted are set by emit only, from the users file (see row).
 	userID, email, name, extID, phone, trusted, untrusted string
 	created                                               int64
 	position                                              int64
@@ -178,9 +179,9 @@ func (p *planner) plan(u *schemas.User, out *userPlan) {
 		rej(ReasonNoOrganization, f, raw, detail)
 		return
 	}
-	// Rule 4: metadata limits.
-	pl := payload{userID: u.UserID, email: email, verified: u.Emails[pi].Verified,
-		trusted: u.TrustedMetadata, untrusted: u.UntrustedMetadata, position: u.SourcePosition}
+	// Rule 4: metadata limits. The texts themselves are not carried: emit reads them from the
+	// users file again (metadataCursor), leaving out untrusted metadata dropped here.
+	pl := payload{userID: u.UserID, email: email, verified: u.Emails[pi].Verified, position: u.SourcePosition}
 	if trusted.tooLarge() {
 		rej(ReasonMetadataTooLarge, "trusted_metadata", "", sizeDetail(trusted))
 		return
@@ -190,7 +191,6 @@ func (p *planner) plan(u *schemas.User, out *userPlan) {
 			rej(ReasonMetadataTooLarge, "untrusted_metadata", "", sizeDetail(untrusted))
 			return
 		}
-		pl.untrusted = ""
 		pl.warnings |= warnUntrustedDropped
 	}
 	// Rule 7 (per user): the external id.
