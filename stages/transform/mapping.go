@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/stytch-migrate/stytch-migrate/internal/stytchid"
 	"github.com/stytch-migrate/stytch-migrate/pipeline"
@@ -215,9 +214,9 @@ func (m *mapping) presize(progress float64, limit int64) {
 	for k := range m.owners {
 		o := &m.owners[k]
 		o.dict.reserve(grow(o.dict.len()), grow(len(o.dict.data)))
-		o.first, o.last = slices.Grow(o.first, grow(len(o.first))), slices.Grow(o.last, grow(len(o.last)))
+		o.first, o.last = grown(o.first, grow(len(o.first))), grown(o.last, grow(len(o.last)))
 	}
-	m.org, m.next = slices.Grow(m.org, grow(len(m.org))), slices.Grow(m.next, grow(len(m.next)))
+	m.org, m.next = grown(m.org, grow(len(m.org))), grown(m.next, grow(len(m.next)))
 }
 
 // mappingOverflow says how far readMappingFile read when its index passed its limit.
