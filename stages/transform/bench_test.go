@@ -359,3 +359,54 @@ func BenchmarkTransform1MFormatFloor(b *testing.B) {
 		b.ReportMetric(float64(len(members)), "members")
 	})
 }
+
+// BenchmarkReadMappingFile reads the 1M users' mapping file (1.25M rows) into an in-memory index
+// (readMappingFile) and, at a small limit, into join partitions (mappingJoin.writeRows).
+func BenchmarkReadMappingFile(b *testing.B) {
+	path := cachedMappingFile(b, bench1M)
+	cpu := func() float64 {
+		s, _ := processCPU()
+		return s
+	}
+	b.Run("index", func(b *testing.B) {
+		c0 := cpu()
+		for b.Loop() {
+			m, over, err := readMappingFile(path, 0, nil)
+			if err != nil || over != nil {
+				b.Fatal(err, over)
+			}
+			b.ReportMetric(float64(m.rows()), "rows")
+		}
+		b.ReportMetric((cpu()-c0)/float64(b.N), "cpu-s")
+	})
+	b.Run("partitions", func(b *testing.B) {
+		c0 := cpu()
+		for b.Loop() {
+			j := &mappingJoin{dir: b.TempDir(), parts: 8, orgs: newStringDict()}
+			rows, err := j.writeRows(path, pipeline.NoProgress("", ""))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(rows), "rows")
+		}
+		b.ReportMetric((cpu()-c0)/float64(b.N), "cpu-s")
+	})
+}
+
+// BenchmarkReadHashFile reads the 1M users' hash file (a bcrypt row per user) into an in-memory
+// index (readHashFile).
+func BenchmarkReadHashFile(b *testing.B) {
+	path := cachedHashesFile(b, bench1M)
+	c0, _ := processCPU()
+	for b.Loop() {
+		rejects := 0
+		p, err := readHashFile(path, joinOptions{}, func(schemas.Reject) error { rejects++; return nil }, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(p.owners.len()), "owners")
+		b.ReportMetric(float64(rejects), "rejects")
+	}
+	c1, _ := processCPU()
+	b.ReportMetric((c1-c0)/float64(b.N), "cpu-s")
+}

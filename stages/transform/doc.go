@@ -98,6 +98,8 @@
 //
 // Run uses GOMAXPROCS workers for the per-user rules and for deciding (WithWorkers), decodes
 // Parquet columns in parallel, and encodes each output on a goroutine of its own while rows are
-// produced. A Stage is safe to run once at a time per run
+// produced. The CSV files (organizations, mapping, hashes) are parsed a few batches ahead of
+// their reader on a goroutine of their own (csvTable, csvParser: encoding/csv's parsing into
+// reused buffers). A Stage is safe to run once at a time per run
 // directory (the command holds the run directory's lock).
 package transform

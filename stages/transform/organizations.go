@@ -46,7 +46,9 @@ func readOrganizationsFile(path string) (map[string]*orgRow, error) {
 		if !ok {
 			return rows, nil
 		}
-		row := &orgRow{key: t.get("org_key"), name: t.get("name"), slug: t.get("slug"), line: t.line()}
+		// The rows are kept: their values are copied out of the reader's buffer.
+		row := &orgRow{key: strings.Clone(t.get("org_key")), name: strings.Clone(t.get("name")),
+			slug: strings.Clone(t.get("slug")), line: t.line()}
 		switch {
 		case row.key == "":
 			return nil, t.errorf("org_key", "empty org_key")
@@ -66,7 +68,7 @@ func readOrganizationsFile(path string) (map[string]*orgRow, error) {
 			}
 			slugs[lower] = row.line
 		}
-		for d := range strings.SplitSeq(t.get("allowed_domains"), ";") {
+		for d := range strings.SplitSeq(strings.Clone(t.get("allowed_domains")), ";") {
 			if d = strings.ToLower(strings.TrimSpace(d)); d != "" && !slices.Contains(row.domains, d) {
 				row.domains = append(row.domains, d)
 			}

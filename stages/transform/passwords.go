@@ -363,7 +363,7 @@ func (p *passwordIndex) presize(progress float64, limit int64) {
 		return
 	}
 	p.owners.reserve(keys, int(float64(len(p.owners.data))*float64(keys)/float64(max(n, 1))))
-	p.refs = slices.Grow(p.refs, keys)
+	p.refs = grown(p.refs, keys)
 }
 
 // hashColumns are the hash file's columns, found once (-1: not in the header).
@@ -385,9 +385,10 @@ func findHashColumns(t *csvTable) hashColumns {
 // readRow indexes the current row of t, whose columns are cols, or rejects it.
 func (p *passwordIndex) readRow(t *csvTable, cols *hashColumns) error {
 	line := t.line()
+	// A reject is kept: its values are copied out of the reader's buffer.
 	reject := func(reason, field, raw, format string, args ...any) error {
-		return p.reject(schemas.Reject{SourceUserID: t.at(cols.userID), Scope: scopePassword, Reason: reason,
-			Field: field, RawValue: raw, Detail: fmt.Sprintf("%s line %d: %s", p.path, line, fmt.Sprintf(format, args...))})
+		return p.reject(schemas.Reject{SourceUserID: strings.Clone(t.at(cols.userID)), Scope: scopePassword, Reason: reason,
+			Field: field, RawValue: strings.Clone(raw), Detail: fmt.Sprintf("%s line %d: %s", p.path, line, fmt.Sprintf(format, args...))})
 	}
 	e := hashEntry{line: line}
 	if id := t.at(cols.userID); id != "" {

@@ -216,8 +216,8 @@ func varintLen(v int64) int {
 	return uvarintLen(u)
 }
 
-// bytesString views b as a string without copying; b must never change afterwards (arena chunks
-// are append-only).
+// bytesString views b as a string without copying; b must not change while the string is in use
+// (arena chunks are append-only; a CSV batch is reused only once its strings are done with).
 func bytesString(b []byte) string {
 	if len(b) == 0 {
 		return ""
