@@ -1,8 +1,10 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -297,5 +299,46 @@ func TestRunStageUsesStageHashes(t *testing.T) {
 	sum, _ := sha256File(t, other)
 	if len(in) != 2 || in[0].SHA256 != given || in[0].Size != 10 || in[1].SHA256 != sum || in[1].Size != 8 {
 		t.Fatalf("inputs %+v", in)
+	}
+}
+
+// TestRunStageRecordsFilesInOrder checks that inputs and outputs of different sizes, described
+// at once and the largest first, are recorded in the stage's order, each with its own sha256 and
+// size.
+func TestRunStageRecordsFilesInOrder(t *testing.T) {
+	env := newEnv(t)
+	var ins, outs []string
+	for i, n := range []int{10, 300000, 0, 4096} {
+		in := filepath.Join(t.TempDir(), fmt.Sprintf("in-%d.csv", i))
+		if err := os.WriteFile(in, bytes.Repeat([]byte{byte('a' + i)}, n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, in)
+		out := fmt.Sprintf("transform/out-%d.txt", i)
+		if err := os.MkdirAll(env.Dir.Path("transform"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(env.Dir.Path(out), bytes.Repeat([]byte{byte('A' + i)}, 2*n+1), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, out)
+	}
+	mustRun(t, env, fakeStage{name: pipeline.StageExtract, run: func(*pipeline.Env) (*pipeline.Result, error) {
+		return &pipeline.Result{Inputs: ins, Outputs: outs}, nil
+	}})
+	rec := loadManifest(t, env.Dir).Stages[pipeline.StageExtract]
+	if len(rec.Inputs) != len(ins) || len(rec.Outputs) != len(outs) {
+		t.Fatalf("recorded %d inputs and %d outputs, want %d and %d", len(rec.Inputs), len(rec.Outputs), len(ins), len(outs))
+	}
+	check := func(got pipeline.FileRecord, path, rel string) {
+		t.Helper()
+		sum, size := sha256File(t, path)
+		if got.Path != rel || got.SHA256 != sum || got.Size != int64(size) {
+			t.Errorf("recorded %+v, want %s with sha256 %s and size %d", got, rel, sum, size)
+		}
+	}
+	for i := range ins {
+		check(rec.Inputs[i], ins[i], env.Dir.Rel(ins[i]))
+		check(rec.Outputs[i], env.Dir.Path(outs[i]), outs[i])
 	}
 }
