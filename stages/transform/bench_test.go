@@ -234,6 +234,12 @@ func processCPU() (float64, error) {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds(), nil
 }
 
+// cpuSeconds is processCPU for benchmarks and their logs: 0 when it cannot be read.
+func cpuSeconds() float64 {
+	s, _ := processCPU()
+	return s
+}
+
 // hwmHandler adds the peak RSS so far and the Go heap's figures to every log record, to see
 // which phase sets the peak.
 type hwmHandler struct {
@@ -252,8 +258,7 @@ func (h hwmHandler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	cpu, _ := processCPU()
-	r.AddAttrs(slog.Float64("cpu_s", cpu))
+	r.AddAttrs(slog.Float64("cpu_s", cpuSeconds()))
 	r.AddAttrs(slog.Int64("vmhwm_mib", vmHWM(h.t)/1024), slog.Uint64("heap_alloc_mib", ms.HeapAlloc>>20),
 		slog.Uint64("heap_sys_mib", ms.HeapSys>>20), slog.Uint64("num_gc", uint64(ms.NumGC)))
 	return h.Handler.Handle(ctx, r)
@@ -304,12 +309,8 @@ func BenchmarkTransform1MFormatFloor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cpu := func() float64 {
-		s, _ := processCPU()
-		return s
-	}
 	b.Run("read-users", func(b *testing.B) {
-		c0 := cpu()
+		c0 := cpuSeconds()
 		for b.Loop() {
 			r, err := openUsers(context.Background(), users, memory.DefaultAllocator)
 			if err != nil {
@@ -331,10 +332,10 @@ func BenchmarkTransform1MFormatFloor(b *testing.B) {
 			r.Close()
 		}
 		b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s")
-		b.ReportMetric((cpu()-c0)/float64(b.N), "cpu-s")
+		b.ReportMetric((cpuSeconds()-c0)/float64(b.N), "cpu-s")
 	})
 	b.Run("write-members", func(b *testing.B) {
-		c0 := cpu()
+		c0 := cpuSeconds()
 		for b.Loop() {
 			f, err := os.Create(filepath.Join(b.TempDir(), "members.parquet"))
 			if err != nil {
@@ -355,7 +356,7 @@ func BenchmarkTransform1MFormatFloor(b *testing.B) {
 			f.Close()
 		}
 		b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s")
-		b.ReportMetric((cpu()-c0)/float64(b.N), "cpu-s")
+		b.ReportMetric((cpuSeconds()-c0)/float64(b.N), "cpu-s")
 		b.ReportMetric(float64(len(members)), "members")
 	})
 }
@@ -364,12 +365,8 @@ func BenchmarkTransform1MFormatFloor(b *testing.B) {
 // (readMappingFile) and, at a small limit, into join partitions (mappingJoin.writeRows).
 func BenchmarkReadMappingFile(b *testing.B) {
 	path := cachedMappingFile(b, bench1M)
-	cpu := func() float64 {
-		s, _ := processCPU()
-		return s
-	}
 	b.Run("index", func(b *testing.B) {
-		c0 := cpu()
+		c0 := cpuSeconds()
 		for b.Loop() {
 			m, over, err := readMappingFile(path, 0, nil)
 			if err != nil || over != nil {
@@ -377,10 +374,10 @@ func BenchmarkReadMappingFile(b *testing.B) {
 			}
 			b.ReportMetric(float64(m.rows()), "rows")
 		}
-		b.ReportMetric((cpu()-c0)/float64(b.N), "cpu-s")
+		b.ReportMetric((cpuSeconds()-c0)/float64(b.N), "cpu-s")
 	})
 	b.Run("partitions", func(b *testing.B) {
-		c0 := cpu()
+		c0 := cpuSeconds()
 		for b.Loop() {
 			j := &mappingJoin{dir: b.TempDir(), parts: 8, orgs: newStringDict()}
 			rows, err := j.writeRows(path, pipeline.NoProgress("", ""))
@@ -389,7 +386,7 @@ func BenchmarkReadMappingFile(b *testing.B) {
 			}
 			b.ReportMetric(float64(rows), "rows")
 		}
-		b.ReportMetric((cpu()-c0)/float64(b.N), "cpu-s")
+		b.ReportMetric((cpuSeconds()-c0)/float64(b.N), "cpu-s")
 	})
 }
 
@@ -397,7 +394,7 @@ func BenchmarkReadMappingFile(b *testing.B) {
 // index (readHashFile).
 func BenchmarkReadHashFile(b *testing.B) {
 	path := cachedHashesFile(b, bench1M)
-	c0, _ := processCPU()
+	c0 := cpuSeconds()
 	for b.Loop() {
 		rejects := 0
 		p, err := readHashFile(path, joinOptions{}, func(schemas.Reject) error { rejects++; return nil }, nil)
@@ -407,6 +404,5 @@ func BenchmarkReadHashFile(b *testing.B) {
 		b.ReportMetric(float64(p.owners.len()), "owners")
 		b.ReportMetric(float64(rejects), "rejects")
 	}
-	c1, _ := processCPU()
-	b.ReportMetric((c1-c0)/float64(b.N), "cpu-s")
+	b.ReportMetric((cpuSeconds()-c0)/float64(b.N), "cpu-s")
 }
