@@ -2,6 +2,7 @@ package transform
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -19,6 +20,37 @@ type csvRead struct {
 	line     int
 	errAt    string
 	progress float64
+}
+
+// csvRecord is a record as encoding/csv reads it: its fields, their positions and the input
+// offset after it.
+type csvRecord struct {
+	fields []string
+	pos    []csvPos
+	off    int64
+}
+
+// readCSVReference reads in with encoding/csv's Reader, set as csvTable had it, up to its first
+// error (nil at the end of the input).
+func readCSVReference(in io.Reader) ([]csvRecord, error) {
+	r := csv.NewReader(in)
+	r.ReuseRecord = true
+	var out []csvRecord
+	for {
+		fields, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		x := csvRecord{fields: slices.Clone(fields), off: r.InputOffset()}
+		for i := range fields {
+			line, col := r.FieldPos(i)
+			x.pos = append(x.pos, csvPos{line, col})
+		}
+		out = append(out, x)
+	}
 }
 
 // TestCSVTableReadAhead checks that csvTable, whose records are parsed on another goroutine a
@@ -46,33 +78,24 @@ func TestCSVTableReadAhead(t *testing.T) {
 
 	// want reads path with encoding/csv alone.
 	want := func(path string) ([]csvRead, error) {
-		f, err := os.Open(path)
+		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer f.Close()
-		info, _ := f.Stat()
-		r := csv.NewReader(bufio.NewReader(f))
-		if _, err := r.Read(); err != nil {
-			t.Fatal(err)
+		recs, err := readCSVReference(bytes.NewReader(data))
+		if err != nil {
+			err = fmt.Errorf("%s: %w", path, err)
 		}
 		var out []csvRead
-		for {
-			rec, err := r.Read()
-			if errors.Is(err, io.EOF) {
-				return out, nil
+		for _, r := range recs[1:] { // after the header
+			fields := make([]string, len(r.fields))
+			for i, f := range r.fields {
+				fields[i] = strings.TrimSpace(f)
 			}
-			if err != nil {
-				return out, fmt.Errorf("%s: %w", path, err)
-			}
-			for i := range rec {
-				rec[i] = strings.TrimSpace(rec[i])
-			}
-			line, _ := r.FieldPos(0)
-			bl, bc := r.FieldPos(1)
-			out = append(out, csvRead{strings.Join(rec, "|"), line,
-				fmt.Sprintf("%s: line %d, column %d (b): bad", path, bl, bc), float64(r.InputOffset()) / float64(info.Size())})
+			out = append(out, csvRead{strings.Join(fields, "|"), r.pos[0].line,
+				fmt.Sprintf("%s: line %d, column %d (b): bad", path, r.pos[1].line, r.pos[1].col), float64(r.off) / float64(len(data))})
 		}
+		return out, err
 	}
 	got := func(path string) ([]csvRead, error) {
 		tb, err := openCSV(path, nil, []string{"a", "b"})
@@ -141,39 +164,21 @@ func FuzzCSVParser(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		type rec struct {
-			fields []string
-			pos    []csvPos
-			off    int64
-		}
-		var want []rec
-		var wantErr error
-		r := csv.NewReader(strings.NewReader(in))
-		r.ReuseRecord = true
-		for {
-			fields, err := r.Read()
-			if err != nil {
-				wantErr = err
-				break
-			}
-			x := rec{fields: slices.Clone(fields), off: r.InputOffset()}
-			for i := range fields {
-				line, col := r.FieldPos(i)
-				x.pos = append(x.pos, csvPos{line, col})
-			}
-			want = append(want, x)
-		}
-		var got []rec
+		want, wantErr := readCSVReference(strings.NewReader(in))
+		var got []csvRecord
 		var gotErr error
 		p := &csvParser{r: bufio.NewReaderSize(strings.NewReader(in), 16)}
 		var b csvBatch
 		for {
 			if gotErr = p.record(&b); gotErr != nil {
+				if errors.Is(gotErr, io.EOF) {
+					gotErr = nil // the end, as readCSVReference says it
+				}
 				break
 			}
 			k := len(b.offs) - 1
 			first := len(b.ends) - p.width
-			x := rec{off: b.offs[k], pos: slices.Clone(b.pos[first:])}
+			x := csvRecord{off: b.offs[k], pos: slices.Clone(b.pos[first:])}
 			for i := range p.width {
 				x.fields = append(x.fields, string(b.field(first+i)))
 			}
