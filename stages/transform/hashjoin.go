@@ -142,12 +142,9 @@ func (p *passwordIndex) startJoin(o joinOptions, t *csvTable) error {
 func (j *hashJoin) addRow(key string, e *hashEntry) error {
 	s, b := j.rows[partitionOf(key, len(j.rows))], &j.bufs
 	b.body = encodePasswordRow(b.body[:0], e)
-	b.buf = appendFrame(appendFrame(b.buf[:0], key), bytesString(b.body))
-	j.written += int64(len(b.buf))
-	if _, err := s.w.Write(b.buf); err != nil {
-		return fmt.Errorf("write password partition: %w", err)
-	}
-	return nil
+	n, err := writeRowFrame(s, b, key, "password")
+	j.written += int64(n)
+	return err
 }
 
 // finishRows closes the partition files once the hash file is read; lastLine is its last line.

@@ -52,6 +52,17 @@ func eachRowFrame(path, what string, b *frameBufs, fn func() error) error {
 	}
 }
 
+// writeRowFrame writes a row to s, the rows file of a join's partition (what names the join in
+// errors), as eachRowFrame reads it: its owner key, then its body b.body, framed. It returns the
+// bytes written.
+func writeRowFrame(s *stream, b *frameBufs, key, what string) (int, error) {
+	b.buf = appendFrame(appendFrame(b.buf[:0], key), bytesString(b.body))
+	if _, err := s.w.Write(b.buf); err != nil {
+		return 0, fmt.Errorf("write %s partition: %w", what, err)
+	}
+	return len(b.buf), nil
+}
+
 // splitJoinFiles copies the rows and probes of partition src into the parts dst, by a hash of
 // the owner key under seed, so that each owner's rows and probes land in the same part, in their
 // order. It removes src's files, and the files of the parts that got no row (their probes would
@@ -82,11 +93,8 @@ func splitJoinFiles(src joinFiles, dst []joinFiles, seed uint64, what string, b 
 	err = eachRowFrame(src.rows, what+" partition", b, func() error {
 		q := seededPartitionOf(bytesString(b.key), len(dst), seed)
 		counts[q]++
-		b.buf = appendFrame(appendFrame(b.buf[:0], bytesString(b.key)), bytesString(b.body))
-		if _, err := rows[q].w.Write(b.buf); err != nil {
-			return fmt.Errorf("write %s partition: %w", what, err)
-		}
-		return nil
+		_, err := writeRowFrame(rows[q], b, bytesString(b.key), what)
+		return err
 	})
 	if err != nil {
 		return nil, err

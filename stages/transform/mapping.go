@@ -144,12 +144,9 @@ func (m *mapping) appendOrgs(dst []uint32, kind int, owner string) []uint32 {
 // chain returns the number of owner's first row plus one, 0 when it has none; m.next links the
 // others. A found owner is marked seen (see track).
 func (m *mapping) chain(kind int, owner string) uint32 {
-	var buf [stytchid.PackedLen]byte
 	if kind == mapUserText {
-		kind = mapOtherID
-		if p, ok := stytchid.AppendPacked(buf[:0], owner); ok {
-			kind, owner = mapPackedID, bytesString(p)
-		}
+		var buf [stytchid.PackedLen]byte
+		kind, owner, _ = userOwner(buf[:0], owner)
 	}
 	o := &m.owners[kind]
 	i, ok := o.dict.lookup(owner)
@@ -160,6 +157,16 @@ func (m *mapping) chain(kind int, owner string) uint32 {
 		o.seen.set(int(i))
 	}
 	return o.first[i] + 1
+}
+
+// userOwner returns the kind and key under which the mapping keys user id: the packed id when
+// it is a canonical Stytch user id (mapPackedID; the key aliases packed, the buffer it is written
+// to, returned for reuse), else the text (mapOtherID).
+func userOwner(packed []byte, id string) (kind int, owner string, buf []byte) {
+	if p, ok := stytchid.AppendPacked(packed[:0], id); ok {
+		return mapPackedID, bytesString(p), p
+	}
+	return mapOtherID, id, packed
 }
 
 // readMappingFile reads the mapping CSV into an index of up to limit bytes (no bound when 0),
@@ -258,10 +265,7 @@ func eachMappingRow(path string, prog pipeline.Progress, fn func(t *csvTable, ki
 		}
 		kind, owner := mapOtherID, t.at(userCol)
 		if owner != "" {
-			var ok bool
-			if packed, ok = stytchid.AppendPacked(packed[:0], owner); ok {
-				kind, owner = mapPackedID, bytesString(packed)
-			}
+			kind, owner, packed = userOwner(packed, owner)
 		} else {
 			raw := t.at(emailCol)
 			if raw == "" {

@@ -16,7 +16,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/stytch-migrate/stytch-migrate/internal/stytchid"
 	"github.com/stytch-migrate/stytch-migrate/pipeline"
 	"github.com/stytch-migrate/stytch-migrate/schemas"
 )
@@ -175,11 +174,8 @@ func (j *mappingJoin) writeRows(path string, prog pipeline.Progress) (int, error
 	err := eachMappingRow(path, prog, func(_ *csvTable, kind int, owner, key string) error {
 		b.key = appendMappingKey(b.key[:0], kind, owner)
 		b.body = binary.AppendUvarint(binary.AppendUvarint(b.body[:0], uint64(j.orgs.intern(key))), uint64(rows))
-		b.buf = appendFrame(appendFrame(b.buf[:0], bytesString(b.key)), bytesString(b.body))
 		rows++
-		if _, werr = files[partitionOf(bytesString(b.key), j.parts)].w.Write(b.buf); werr != nil {
-			werr = fmt.Errorf("write mapping partition: %w", werr)
-		}
+		_, werr = writeRowFrame(files[partitionOf(bytesString(b.key), j.parts)], &b, bytesString(b.key), "mapping")
 		return werr
 	})
 	switch {
@@ -231,11 +227,11 @@ func (j *mappingJoin) writeProbes(ctx context.Context, usersPath string, alloc m
 		}
 		for i := range int(rec.NumRows()) {
 			if id := str(ids, i); id != "" {
-				kind, owner := mapOtherID, id
-				var ok bool
-				if packed, ok = stytchid.AppendPacked(packed[:0], id); ok {
-					kind, owner = mapPackedID, bytesString(packed)
-				}
+				var (
+					kind  int
+					owner string
+				)
+				kind, owner, packed = userOwner(packed, id)
 				b.key = appendMappingKey(b.key[:0], kind, owner)
 				if err := probes.add(&b, partitionOf(bytesString(b.key), j.parts), n); err != nil {
 					return err
